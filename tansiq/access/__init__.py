@@ -1,0 +1,1 @@
+"""Access control: credentials, principals, collection permissions and administration."""

@@ -1,0 +1,1 @@
+"""The ``tansiq`` command: thin adapters over the library."""

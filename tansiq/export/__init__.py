@@ -1,0 +1,1 @@
+"""Export: write stored versions out (STIX bundles; later feeds)."""

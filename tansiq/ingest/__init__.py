@@ -1,0 +1,1 @@
+"""Ingest: turn incoming content (bundles, envelopes, files) into stored versions."""

@@ -1,0 +1,33 @@
+"""Storage: the Store protocol, its value objects and the backends."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from tansiq.errors import ConfigurationError
+from tansiq.storage.base import Store
+
+DEFAULT_DATABASE = "tansiq.db"
+
+
+def database_url(explicit: str | None = None) -> str:
+    """The database named by ``--database``, else TANSIQ_DATABASE, else ./tansiq.db."""
+    return explicit or os.environ.get("TANSIQ_DATABASE") or DEFAULT_DATABASE
+
+
+def open_store(url: str | None = None, *, create: bool = True) -> Store:
+    """Open the store a URL or file path names (a file path means SQLite)."""
+    target = database_url(url)
+    if target.startswith(("postgresql://", "postgres://")):
+        raise ConfigurationError(
+            "PostgreSQL databases are not supported yet; use an SQLite file path"
+        )
+    from tansiq.storage.sqlite import SQLiteStore
+
+    if target != ":memory:" and not create and not Path(target).exists():
+        raise ConfigurationError(f"database {target} does not exist; run 'tansiq init' first")
+    return SQLiteStore(target, create=create)
+
+
+__all__ = ["DEFAULT_DATABASE", "Store", "database_url", "open_store"]

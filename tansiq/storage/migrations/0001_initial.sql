@@ -1,0 +1,105 @@
+-- Tansiq schema 0001: principals, TAXII structure, object versions, status resources.
+CREATE TABLE settings (
+    key   TEXT PRIMARY KEY,
+    value TEXT NOT NULL
+);
+
+CREATE TABLE orgs (
+    id          INTEGER PRIMARY KEY,
+    name        TEXT NOT NULL UNIQUE,
+    identity_id TEXT NOT NULL UNIQUE,
+    identity    TEXT NOT NULL,
+    created     TEXT NOT NULL
+);
+
+CREATE TABLE users (
+    id            INTEGER PRIMARY KEY,
+    name          TEXT NOT NULL UNIQUE,
+    org_id        INTEGER NOT NULL REFERENCES orgs(id),
+    role          TEXT NOT NULL,
+    password_hash TEXT,
+    disabled      INTEGER NOT NULL DEFAULT 0,
+    created       TEXT NOT NULL
+);
+
+CREATE TABLE tokens (
+    id         INTEGER PRIMARY KEY,
+    user_id    INTEGER NOT NULL REFERENCES users(id),
+    token_hash TEXT NOT NULL UNIQUE,
+    label      TEXT,
+    created    TEXT NOT NULL,
+    expires    TEXT,
+    last_used  TEXT,
+    revoked    INTEGER NOT NULL DEFAULT 0
+);
+
+CREATE TABLE api_roots (
+    name               TEXT PRIMARY KEY,
+    title              TEXT NOT NULL,
+    description        TEXT,
+    max_content_length INTEGER NOT NULL
+);
+
+CREATE TABLE collections (
+    id          TEXT PRIMARY KEY,
+    api_root    TEXT NOT NULL REFERENCES api_roots(name),
+    title       TEXT NOT NULL,
+    description TEXT,
+    alias       TEXT,
+    public      INTEGER NOT NULL DEFAULT 0,
+    media_types TEXT NOT NULL,
+    created     TEXT NOT NULL,
+    UNIQUE (api_root, alias)
+);
+
+CREATE TABLE grants (
+    collection_id TEXT NOT NULL REFERENCES collections(id),
+    org_id        INTEGER NOT NULL REFERENCES orgs(id),
+    can_read      INTEGER NOT NULL,
+    can_write     INTEGER NOT NULL,
+    PRIMARY KEY (collection_id, org_id)
+);
+
+CREATE TABLE objects (
+    seq            INTEGER PRIMARY KEY,
+    collection_id  TEXT NOT NULL,
+    id             TEXT NOT NULL,
+    type           TEXT NOT NULL,
+    version        TEXT NOT NULL,
+    vkey           TEXT NOT NULL,
+    spec_version   TEXT NOT NULL,
+    date_added     TEXT NOT NULL,
+    created_by     TEXT,
+    markings       TEXT NOT NULL DEFAULT '',
+    writer_user_id INTEGER,
+    writer_org_id  INTEGER,
+    peer           TEXT,
+    is_first       INTEGER NOT NULL,
+    is_last        INTEGER NOT NULL,
+    body_hash      BLOB NOT NULL,
+    json           BLOB NOT NULL
+);
+CREATE UNIQUE INDEX objects_by_version ON objects (collection_id, id, vkey);
+CREATE INDEX objects_by_added ON objects (collection_id, date_added, seq);
+CREATE INDEX objects_last_by_added ON objects (collection_id, date_added, seq) WHERE is_last = 1;
+CREATE INDEX objects_by_type ON objects (collection_id, type, date_added, seq);
+
+CREATE TABLE conflicts (
+    id             INTEGER PRIMARY KEY,
+    at             TEXT NOT NULL,
+    collection_id  TEXT NOT NULL,
+    object_id      TEXT NOT NULL,
+    version        TEXT NOT NULL,
+    writer_user_id INTEGER,
+    peer           TEXT,
+    json           BLOB NOT NULL
+);
+
+CREATE TABLE statuses (
+    id       TEXT PRIMARY KEY,
+    api_root TEXT NOT NULL,
+    owner    TEXT NOT NULL,
+    expires  TEXT NOT NULL,
+    body     BLOB NOT NULL
+);
+CREATE INDEX statuses_by_expiry ON statuses (expires);

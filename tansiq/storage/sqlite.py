@@ -1,0 +1,761 @@
+"""The embedded SQLite implementation of the Store protocol.
+
+WAL mode, one writer (``BEGIN IMMEDIATE`` plus a process lock), many readers (one
+connection per thread). Paging is keyset paging on ``(date_added, seq)``; ``date_added``
+is strictly increasing across the store (kept in ``settings`` so that several processes
+sharing one file agree).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+import sqlite3
+import threading
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from tansiq.clock import MonotonicClock, now_text
+from tansiq.errors import ConfigurationError, InvalidInput
+from tansiq.storage.base import (
+    ApiRoot,
+    Collection,
+    NewVersion,
+    Organisation,
+    Page,
+    Principal,
+    Query,
+    Role,
+    StatusRecord,
+    StoredVersion,
+    Token,
+    User,
+    VersionFilter,
+    WriteResult,
+    chunked,
+)
+
+_OBJ_COLUMNS = (
+    "seq, collection_id, id, type, version, spec_version, date_added, created_by, markings, "
+    "json, writer_user_id, writer_org_id, peer"
+)
+_MAX_VARS = 500
+
+
+def body_hash(obj: dict[str, Any]) -> bytes:
+    """Hash of an object's content, independent of key order."""
+    return hashlib.sha256(orjson.dumps(obj, option=orjson.OPT_SORT_KEYS)).digest()[:16]
+
+
+def _row_to_version(r: sqlite3.Row | tuple[Any, ...]) -> StoredVersion:
+    return StoredVersion(
+        seq=r[0],
+        collection_id=r[1],
+        id=r[2],
+        type=r[3],
+        version=r[4],
+        spec_version=r[5],
+        date_added=r[6],
+        created_by=r[7],
+        markings=tuple(r[8].split()) if r[8] else (),
+        json=bytes(r[9]),
+        writer_user_id=r[10],
+        writer_org_id=r[11],
+        peer=r[12],
+    )
+
+
+def migration_scripts(dialect: str = "sqlite") -> list[tuple[str, str]]:
+    """(name, sql) of every migration in order."""
+    folder = resources.files("tansiq.storage").joinpath("migrations")
+    out = []
+    for entry in sorted(folder.iterdir(), key=lambda e: e.name):
+        name = entry.name
+        if not name.endswith(".sql"):
+            continue
+        if dialect == "sqlite" and ".pg." in name:
+            continue
+        out.append((name.removesuffix(".sql"), entry.read_text(encoding="utf-8")))
+    return out
+
+
+class SQLiteStore:
+    """Store on one SQLite file. Safe to share between threads of one process."""
+
+    def __init__(self, path: str | Path, *, create: bool = True) -> None:
+        self.path = str(path)
+        if not create and self.path != ":memory:" and not Path(self.path).exists():
+            raise ConfigurationError(
+                f"database {self.path} does not exist; run 'tansiq init' first"
+            )
+        self._local = threading.local()
+        self._write_lock = threading.RLock()
+        self._clock = MonotonicClock()
+        self._conns: list[sqlite3.Connection] = []
+        self._conns_lock = threading.Lock()
+        self._secret: bytes | None = None
+
+    # ------------------------------------------------------------------ connections
+
+    def _connect(self) -> sqlite3.Connection:
+        conn = sqlite3.connect(
+            self.path, isolation_level=None, check_same_thread=False, timeout=30.0
+        )
+        conn.execute("PRAGMA journal_mode=WAL")
+        conn.execute("PRAGMA synchronous=NORMAL")
+        conn.execute("PRAGMA foreign_keys=ON")
+        conn.execute("PRAGMA busy_timeout=30000")
+        conn.execute("PRAGMA cache_size=-16000")
+        conn.execute("PRAGMA temp_store=MEMORY")
+        with self._conns_lock:
+            self._conns.append(conn)
+        return conn
+
+    @property
+    def conn(self) -> sqlite3.Connection:
+        conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
+        if conn is None:
+            conn = self._connect()
+            self._local.conn = conn
+        return conn
+
+    @contextmanager
+    def _write(self) -> Iterator[sqlite3.Connection]:
+        with self._write_lock:
+            conn = self.conn
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield conn
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+            else:
+                conn.execute("COMMIT")
+
+    def close(self) -> None:
+        with self._conns_lock:
+            for c in self._conns:
+                try:
+                    c.close()
+                except sqlite3.Error:
+                    pass
+            self._conns.clear()
+        self._local = threading.local()
+
+    # ------------------------------------------------------------------ lifecycle
+
+    def migrate(self) -> list[str]:
+        conn = self.conn
+        with self._write_lock:
+            conn.execute(
+                "CREATE TABLE IF NOT EXISTS schema_migrations "
+                "(name TEXT PRIMARY KEY, applied_at TEXT NOT NULL)"
+            )
+            done = {r[0] for r in conn.execute("SELECT name FROM schema_migrations")}
+            applied = []
+            for name, sql in migration_scripts("sqlite"):
+                if name in done:
+                    continue
+                conn.execute("BEGIN IMMEDIATE")
+                try:
+                    for statement in _split_sql(sql):
+                        conn.execute(statement)
+                    conn.execute(
+                        "INSERT INTO schema_migrations (name, applied_at) VALUES (?, ?)",
+                        (name, now_text()),
+                    )
+                except BaseException:
+                    conn.execute("ROLLBACK")
+                    raise
+                conn.execute("COMMIT")
+                applied.append(name)
+            if self.get_setting("instance_secret") is None:
+                self.set_setting("instance_secret", secrets.token_hex(32))
+        return applied
+
+    def applied_migrations(self) -> list[str]:
+        try:
+            return [r[0] for r in self.conn.execute("SELECT name FROM schema_migrations ORDER BY name")]
+        except sqlite3.OperationalError:
+            return []
+
+    def check_ready(self) -> None:
+        pending = {n for n, _ in migration_scripts("sqlite")} - set(self.applied_migrations())
+        if pending:
+            raise ConfigurationError(
+                f"database {self.path} is not initialised or out of date; run 'tansiq init'"
+            )
+
+    def instance_secret(self) -> bytes:
+        if self._secret is None:
+            value = self.get_setting("instance_secret")
+            if value is None:
+                raise ConfigurationError("database not initialised; run 'tansiq init'")
+            self._secret = bytes.fromhex(value)
+        return self._secret
+
+    def get_setting(self, key: str) -> str | None:
+        row = self.conn.execute("SELECT value FROM settings WHERE key = ?", (key,)).fetchone()
+        return None if row is None else str(row[0])
+
+    def set_setting(self, key: str, value: str) -> None:
+        with self._write() as conn:
+            conn.execute(
+                "INSERT INTO settings (key, value) VALUES (?, ?) "
+                "ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+                (key, value),
+            )
+
+    # ------------------------------------------------------------------ organisations, users
+
+    def add_org(self, name: str, identity: dict[str, Any]) -> Organisation:
+        with self._write() as conn:
+            if conn.execute("SELECT 1 FROM orgs WHERE name = ?", (name,)).fetchone():
+                raise InvalidInput(f"organisation '{name}' already exists")
+            cur = conn.execute(
+                "INSERT INTO orgs (name, identity_id, identity, created) VALUES (?, ?, ?, ?)",
+                (name, identity["id"], orjson.dumps(identity).decode(), now_text()),
+            )
+            org_id = int(cur.lastrowid or 0)
+        return Organisation(org_id, name, identity["id"], identity)
+
+    def _org_from_row(self, r: tuple[Any, ...]) -> Organisation:
+        return Organisation(int(r[0]), r[1], r[2], orjson.loads(r[3]))
+
+    def get_org(self, name_or_id: str | int) -> Organisation | None:
+        if isinstance(name_or_id, int):
+            sql, arg = "SELECT id, name, identity_id, identity FROM orgs WHERE id = ?", name_or_id
+            row = self.conn.execute(sql, (arg,)).fetchone()
+        else:
+            row = self.conn.execute(
+                "SELECT id, name, identity_id, identity FROM orgs WHERE name = ? OR identity_id = ?",
+                (name_or_id, name_or_id),
+            ).fetchone()
+        return None if row is None else self._org_from_row(row)
+
+    def list_orgs(self) -> list[Organisation]:
+        rows = self.conn.execute("SELECT id, name, identity_id, identity FROM orgs ORDER BY id")
+        return [self._org_from_row(r) for r in rows]
+
+    _USER_COLS = "id, name, org_id, role, disabled, password_hash IS NOT NULL"
+
+    def _user_from_row(self, r: tuple[Any, ...]) -> User:
+        return User(int(r[0]), r[1], int(r[2]), r[3], bool(r[4]), bool(r[5]))
+
+    def add_user(self, name: str, org_id: int, role: Role, password_hash: str | None) -> User:
+        with self._write() as conn:
+            if conn.execute("SELECT 1 FROM users WHERE name = ?", (name,)).fetchone():
+                raise InvalidInput(f"user '{name}' already exists")
+            cur = conn.execute(
+                "INSERT INTO users (name, org_id, role, password_hash, created) VALUES (?, ?, ?, ?, ?)",
+                (name, org_id, role, password_hash, now_text()),
+            )
+            user_id = int(cur.lastrowid or 0)
+        return User(user_id, name, org_id, role, False, password_hash is not None)
+
+    def get_user(self, name_or_id: str | int) -> User | None:
+        col = "id" if isinstance(name_or_id, int) else "name"
+        row = self.conn.execute(
+            f"SELECT {self._USER_COLS} FROM users WHERE {col} = ?", (name_or_id,)
+        ).fetchone()
+        return None if row is None else self._user_from_row(row)
+
+    def list_users(self) -> list[User]:
+        rows = self.conn.execute(f"SELECT {self._USER_COLS} FROM users ORDER BY id")
+        return [self._user_from_row(r) for r in rows]
+
+    def user_password_hash(self, user_id: int) -> str | None:
+        row = self.conn.execute("SELECT password_hash FROM users WHERE id = ?", (user_id,)).fetchone()
+        return None if row is None else row[0]
+
+    def set_user_password_hash(self, user_id: int, password_hash: str) -> None:
+        with self._write() as conn:
+            conn.execute("UPDATE users SET password_hash = ? WHERE id = ?", (password_hash, user_id))
+
+    def add_token(
+        self, user_id: int, token_hash: str, expires: str | None, label: str | None
+    ) -> Token:
+        created = now_text()
+        with self._write() as conn:
+            cur = conn.execute(
+                "INSERT INTO tokens (user_id, token_hash, label, created, expires) VALUES (?, ?, ?, ?, ?)",
+                (user_id, token_hash, label, created, expires),
+            )
+            token_id = int(cur.lastrowid or 0)
+        return Token(token_id, user_id, created, expires, None, False, label)
+
+    def find_token(self, token_hash: str) -> tuple[Token, User] | None:
+        row = self.conn.execute(
+            "SELECT t.id, t.user_id, t.created, t.expires, t.last_used, t.revoked, t.label, "
+            "u.id, u.name, u.org_id, u.role, u.disabled, u.password_hash IS NOT NULL "
+            "FROM tokens t JOIN users u ON u.id = t.user_id WHERE t.token_hash = ?",
+            (token_hash,),
+        ).fetchone()
+        if row is None:
+            return None
+        token = Token(int(row[0]), int(row[1]), row[2], row[3], row[4], bool(row[5]), row[6])
+        return token, self._user_from_row(row[7:])
+
+    def touch_token(self, token_id: int, when: str) -> None:
+        with self._write() as conn:
+            conn.execute("UPDATE tokens SET last_used = ? WHERE id = ?", (when, token_id))
+
+    # ------------------------------------------------------------------ api roots, collections
+
+    def add_api_root(self, root: ApiRoot) -> ApiRoot:
+        with self._write() as conn:
+            conn.execute(
+                "INSERT INTO api_roots (name, title, description, max_content_length) VALUES (?, ?, ?, ?) "
+                "ON CONFLICT(name) DO NOTHING",
+                (root.name, root.title, root.description, root.max_content_length),
+            )
+        found = self.get_api_root(root.name)
+        assert found is not None
+        return found
+
+    def get_api_root(self, name: str) -> ApiRoot | None:
+        row = self.conn.execute(
+            "SELECT name, title, description, max_content_length FROM api_roots WHERE name = ?",
+            (name,),
+        ).fetchone()
+        return None if row is None else ApiRoot(row[0], row[1], row[2], int(row[3]))
+
+    def list_api_roots(self) -> list[ApiRoot]:
+        rows = self.conn.execute(
+            "SELECT name, title, description, max_content_length FROM api_roots ORDER BY name"
+        )
+        return [ApiRoot(r[0], r[1], r[2], int(r[3])) for r in rows]
+
+    def add_collection(self, collection: Collection) -> Collection:
+        with self._write() as conn:
+            if collection.alias and conn.execute(
+                "SELECT 1 FROM collections WHERE api_root = ? AND alias = ?",
+                (collection.api_root, collection.alias),
+            ).fetchone():
+                raise InvalidInput(
+                    f"a collection with alias '{collection.alias}' already exists in api root "
+                    f"'{collection.api_root}'"
+                )
+            conn.execute(
+                "INSERT INTO collections (id, api_root, title, description, alias, public, media_types, created) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    collection.id,
+                    collection.api_root,
+                    collection.title,
+                    collection.description,
+                    collection.alias,
+                    int(collection.public),
+                    " ".join(collection.media_types),
+                    now_text(),
+                ),
+            )
+            orgs = collection.read_orgs | collection.write_orgs
+            conn.executemany(
+                "INSERT INTO grants (collection_id, org_id, can_read, can_write) VALUES (?, ?, ?, ?)",
+                [
+                    (collection.id, o, int(o in collection.read_orgs), int(o in collection.write_orgs))
+                    for o in sorted(orgs)
+                ],
+            )
+        found = self.get_collection(collection.id)
+        assert found is not None
+        return found
+
+    def _collections(self, where: str, args: tuple[Any, ...]) -> list[Collection]:
+        rows = self.conn.execute(
+            "SELECT id, api_root, title, description, alias, public, media_types FROM collections "
+            f"WHERE {where} ORDER BY created, id",
+            args,
+        ).fetchall()
+        if not rows:
+            return []
+        grants: dict[str, tuple[set[int], set[int]]] = {r[0]: (set(), set()) for r in rows}
+        for chunk in chunked(list(grants), _MAX_VARS):
+            marks = ",".join("?" * len(chunk))
+            for cid, org, can_read, can_write in self.conn.execute(
+                f"SELECT collection_id, org_id, can_read, can_write FROM grants WHERE collection_id IN ({marks})",
+                chunk,
+            ):
+                if can_read:
+                    grants[cid][0].add(int(org))
+                if can_write:
+                    grants[cid][1].add(int(org))
+        return [
+            Collection(
+                id=r[0],
+                api_root=r[1],
+                title=r[2],
+                description=r[3],
+                alias=r[4],
+                public=bool(r[5]),
+                media_types=tuple(r[6].split()),
+                read_orgs=frozenset(grants[r[0]][0]),
+                write_orgs=frozenset(grants[r[0]][1]),
+            )
+            for r in rows
+        ]
+
+    def get_collection(self, id_or_alias: str, api_root: str | None = None) -> Collection | None:
+        if api_root is None:
+            found = self._collections("id = ? OR alias = ?", (id_or_alias, id_or_alias))
+        else:
+            found = self._collections(
+                "api_root = ? AND (id = ? OR alias = ?)", (api_root, id_or_alias, id_or_alias)
+            )
+        exact = [c for c in found if c.id == id_or_alias]
+        if exact:
+            return exact[0]
+        if len(found) > 1:
+            raise InvalidInput(
+                f"alias '{id_or_alias}' names collections in several api roots; use the collection id"
+            )
+        return found[0] if found else None
+
+    def list_collections(self, api_root: str | None = None) -> list[Collection]:
+        if api_root is None:
+            return self._collections("1 = 1", ())
+        return self._collections("api_root = ?", (api_root,))
+
+    def set_grant(self, collection_id: str, org_id: int, read: bool, write: bool) -> None:
+        with self._write() as conn:
+            if not read and not write:
+                conn.execute(
+                    "DELETE FROM grants WHERE collection_id = ? AND org_id = ?", (collection_id, org_id)
+                )
+                return
+            conn.execute(
+                "INSERT INTO grants (collection_id, org_id, can_read, can_write) VALUES (?, ?, ?, ?) "
+                "ON CONFLICT(collection_id, org_id) DO UPDATE SET can_read = excluded.can_read, "
+                "can_write = excluded.can_write",
+                (collection_id, org_id, int(read), int(write)),
+            )
+
+    # ------------------------------------------------------------------ objects: writes
+
+    def write_versions(
+        self,
+        collection_id: str,
+        versions: Sequence[NewVersion],
+        *,
+        writer: Principal,
+        peer: str | None = None,
+    ) -> list[WriteResult]:
+        results: list[WriteResult] = []
+        for chunk in chunked(versions, 2000):
+            results.extend(self._write_chunk(collection_id, chunk, writer, peer))
+        return results
+
+    def _write_chunk(
+        self,
+        collection_id: str,
+        chunk: Sequence[NewVersion],
+        writer: Principal,
+        peer: str | None,
+    ) -> list[WriteResult]:
+        from tansiq.stix.timestamps import timestamp_key
+
+        writer_user = writer.user.id if writer.user else None
+        writer_org = writer.org.id if writer.org else None
+        with self._write() as conn:
+            # what the store already holds for these ids: vkey -> [hash, seq, is_first, is_last]
+            known: dict[str, dict[str, list[Any]]] = {}
+            ids = list({v.id for v in chunk})
+            for part in chunked(ids, _MAX_VARS):
+                marks = ",".join("?" * len(part))
+                for oid, vkey, h, seq, first, last in conn.execute(
+                    "SELECT id, vkey, body_hash, seq, is_first, is_last FROM objects "
+                    f"WHERE collection_id = ? AND id IN ({marks})",
+                    (collection_id, *part),
+                ):
+                    known.setdefault(oid, {})[vkey] = [bytes(h), seq, first, last]
+            last_added = conn.execute(
+                "SELECT value FROM settings WHERE key = 'last_date_added'"
+            ).fetchone()
+            self._clock.observe(last_added[0] if last_added else None)
+
+            results: list[WriteResult] = []
+            pending: list[list[Any]] = []  # rows to insert (mutable: flags may change)
+            pending_by_key: dict[tuple[str, str], list[Any]] = {}
+            clear_last: list[int] = []
+            clear_first: list[int] = []
+            conflicts: list[tuple[Any, ...]] = []
+            stamps = self._clock.next_block(len(chunk))
+            now = stamps[0] if stamps else now_text()
+            for nv, stamp in zip(chunk, stamps, strict=True):
+                h = body_hash(nv.obj)
+                versions_of = known.setdefault(nv.id, {})
+                if nv.version is None:
+                    same = next((k for k, v in versions_of.items() if v[0] == h), None)
+                    if same is not None:
+                        results.append(WriteResult(nv.index, nv.id, same, "unchanged"))
+                        continue
+                    version_text = stamp
+                    vkey = stamp
+                else:
+                    version_text = nv.version
+                    vkey = timestamp_key(nv.version)
+                    existing = versions_of.get(vkey)
+                    if existing is not None:
+                        if existing[0] == h:
+                            results.append(WriteResult(nv.index, nv.id, nv.version, "unchanged"))
+                        else:
+                            conflicts.append(
+                                (now, collection_id, nv.id, nv.version, writer_user, peer, nv.json)
+                            )
+                            results.append(
+                                WriteResult(
+                                    nv.index,
+                                    nv.id,
+                                    nv.version,
+                                    "conflict",
+                                    f"{nv.id} version {nv.version} already exists with a different "
+                                    "body; a new version needs a new 'modified' timestamp",
+                                )
+                            )
+                        continue
+                is_first = not versions_of or vkey < min(versions_of)
+                is_last = not versions_of or vkey > max(versions_of)
+                if is_last and versions_of:
+                    prev = versions_of[max(versions_of)]
+                    prev[3] = 0
+                    self._unflag(pending_by_key, nv.id, max(versions_of), 15, prev, clear_last)
+                if is_first and versions_of:
+                    prev = versions_of[min(versions_of)]
+                    prev[2] = 0
+                    self._unflag(pending_by_key, nv.id, min(versions_of), 14, prev, clear_first)
+                row = [
+                    collection_id,
+                    nv.id,
+                    nv.type,
+                    version_text,
+                    vkey,
+                    nv.spec_version,
+                    stamp,
+                    nv.created_by,
+                    " ".join(nv.markings),
+                    writer_user,
+                    writer_org,
+                    peer,
+                    None,  # placeholder index 12 (unused)
+                    None,  # 13 (unused)
+                    int(is_first),
+                    int(is_last),
+                    h,
+                    nv.json,
+                ]
+                versions_of[vkey] = [h, None, int(is_first), int(is_last)]
+                pending.append(row)
+                pending_by_key[(nv.id, vkey)] = row
+                results.append(WriteResult(nv.index, nv.id, version_text, "added"))
+            if clear_last:
+                conn.executemany("UPDATE objects SET is_last = 0 WHERE seq = ?", [(s,) for s in clear_last])
+            if clear_first:
+                conn.executemany("UPDATE objects SET is_first = 0 WHERE seq = ?", [(s,) for s in clear_first])
+            if pending:
+                conn.executemany(
+                    "INSERT INTO objects (collection_id, id, type, version, vkey, spec_version, date_added, "
+                    "created_by, markings, writer_user_id, writer_org_id, peer, is_first, is_last, "
+                    "body_hash, json) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    [r[:12] + r[14:] for r in pending],
+                )
+            if conflicts:
+                conn.executemany(
+                    "INSERT INTO conflicts (at, collection_id, object_id, version, writer_user_id, peer, json) "
+                    "VALUES (?, ?, ?, ?, ?, ?, ?)",
+                    conflicts,
+                )
+            if stamps:
+                conn.execute(
+                    "INSERT INTO settings (key, value) VALUES ('last_date_added', ?) "
+                    "ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+                    (stamps[-1],),
+                )
+        return results
+
+    @staticmethod
+    def _unflag(
+        pending_by_key: dict[tuple[str, str], list[Any]],
+        oid: str,
+        vkey: str,
+        col: int,
+        known_entry: list[Any],
+        clear: list[int],
+    ) -> None:
+        row = pending_by_key.get((oid, vkey))
+        if row is not None:
+            row[col] = 0
+        elif known_entry[1] is not None:
+            clear.append(known_entry[1])
+
+    # ------------------------------------------------------------------ objects: reads
+
+    def query(self, query: Query) -> Page:
+        where = ["collection_id = ?"]
+        args: list[Any] = [query.collection_id]
+        v = query.versions
+        if not v.all:
+            parts = []
+            if v.last:
+                parts.append("is_last = 1")
+            if v.first:
+                parts.append("is_first = 1")
+            if v.exact:
+                parts.append(f"vkey IN ({','.join('?' * len(v.exact))})")
+                args.extend(v.exact)
+            if not parts:
+                parts.append("is_last = 1")
+            where.append(parts[0] if len(parts) == 1 else "(" + " OR ".join(parts) + ")")
+        if query.types:
+            where.append(f"type IN ({','.join('?' * len(query.types))})")
+            args.extend(query.types)
+        if query.ids:
+            where.append(f"id IN ({','.join('?' * len(query.ids))})")
+            args.extend(query.ids)
+        if query.spec_versions:
+            where.append(f"spec_version IN ({','.join('?' * len(query.spec_versions))})")
+            args.extend(query.spec_versions)
+        if query.added_after:
+            where.append("date_added > ?")
+            args.append(query.added_after)
+        if query.after is not None:
+            where.append("(date_added, seq) > (?, ?)")
+            args.extend(query.after)
+        sql = f"SELECT {_OBJ_COLUMNS} FROM objects WHERE {' AND '.join(where)} ORDER BY date_added, seq"
+        if query.limit is not None:
+            sql += " LIMIT ?"
+            args.append(query.limit + 1)
+        rows = [_row_to_version(r) for r in self.conn.execute(sql, args)]
+        more = query.limit is not None and len(rows) > query.limit
+        if more:
+            rows = rows[: query.limit]
+        nxt = (rows[-1].date_added, rows[-1].seq) if more and rows else None
+        return Page(rows=rows, more=more, next_position=nxt)
+
+    def iter_versions(self, collection_id: str, batch: int = 1000) -> Iterator[StoredVersion]:
+        position: tuple[str, int] | None = None
+        while True:
+            page = self.query(
+                Query(
+                    collection_id=collection_id,
+                    limit=batch,
+                    after=position,
+                    versions=VersionFilter(all=True, last=False),
+                )
+            )
+            yield from page.rows
+            if not page.more or page.next_position is None:
+                return
+            position = page.next_position
+
+    def count_versions(self, collection_id: str) -> int:
+        row = self.conn.execute(
+            "SELECT count(*) FROM objects WHERE collection_id = ?", (collection_id,)
+        ).fetchone()
+        return int(row[0])
+
+    def delete_object(
+        self,
+        collection_id: str,
+        object_id: str,
+        versions: VersionFilter,
+        spec_versions: tuple[str, ...] = (),
+    ) -> int:
+        with self._write() as conn:
+            rows = conn.execute(
+                "SELECT seq, vkey, is_first, is_last, spec_version FROM objects "
+                "WHERE collection_id = ? AND id = ?",
+                (collection_id, object_id),
+            ).fetchall()
+            doomed = []
+            for seq, vkey, first, last, spec in rows:
+                if spec_versions and spec not in spec_versions:
+                    continue
+                if (
+                    versions.all
+                    or (versions.last and last)
+                    or (versions.first and first)
+                    or vkey in versions.exact
+                ):
+                    doomed.append(seq)
+            if not doomed:
+                return 0
+            conn.executemany("DELETE FROM objects WHERE seq = ?", [(s,) for s in doomed])
+            remaining = conn.execute(
+                "SELECT seq, vkey FROM objects WHERE collection_id = ? AND id = ? ORDER BY vkey",
+                (collection_id, object_id),
+            ).fetchall()
+            if remaining:
+                conn.execute(
+                    "UPDATE objects SET is_first = (seq = ?), is_last = (seq = ?) "
+                    "WHERE collection_id = ? AND id = ?",
+                    (remaining[0][0], remaining[-1][0], collection_id, object_id),
+                )
+            return len(doomed)
+
+    # ------------------------------------------------------------------ status resources
+
+    def save_status(self, status: StatusRecord) -> None:
+        body = orjson.dumps(
+            {
+                "record": status.to_taxii(),
+                "owner": status.owner,
+                "api_root": status.api_root,
+                "expires": status.expires,
+            }
+        )
+        with self._write() as conn:
+            conn.execute(
+                "INSERT INTO statuses (id, api_root, owner, expires, body) VALUES (?, ?, ?, ?, ?) "
+                "ON CONFLICT(id) DO UPDATE SET body = excluded.body, expires = excluded.expires",
+                (status.id, status.api_root, status.owner, status.expires, body),
+            )
+
+    def get_status(self, api_root: str, status_id: str) -> StatusRecord | None:
+        row = self.conn.execute(
+            "SELECT body FROM statuses WHERE api_root = ? AND id = ?", (api_root, status_id)
+        ).fetchone()
+        if row is None:
+            return None
+        data = orjson.loads(row[0])
+        rec = data["record"]
+        return StatusRecord(
+            id=rec["id"],
+            api_root=data["api_root"],
+            owner=data["owner"],
+            status=rec["status"],
+            request_timestamp=rec["request_timestamp"],
+            total_count=rec["total_count"],
+            success_count=rec["success_count"],
+            failure_count=rec["failure_count"],
+            pending_count=rec["pending_count"],
+            successes=rec.get("successes", []),
+            failures=rec.get("failures", []),
+            pendings=rec.get("pendings", []),
+            expires=data["expires"],
+        )
+
+    def expire_statuses(self, now: str) -> int:
+        with self._write() as conn:
+            cur = conn.execute("DELETE FROM statuses WHERE expires < ?", (now,))
+            return int(cur.rowcount)
+
+    def list_conflicts(self, limit: int = 100) -> list[dict[str, Any]]:
+        rows = self.conn.execute(
+            "SELECT at, collection_id, object_id, version, writer_user_id, peer FROM conflicts "
+            "ORDER BY id DESC LIMIT ?",
+            (limit,),
+        )
+        keys = ("at", "collection_id", "object_id", "version", "writer_user_id", "peer")
+        return [dict(zip(keys, r, strict=True)) for r in rows]
+
+
+def _split_sql(sql: str) -> list[str]:
+    """Split a migration script into statements (no semicolons inside our literals)."""
+    lines = [line for line in sql.splitlines() if not line.strip().startswith("--")]
+    return [s.strip() for s in "\n".join(lines).split(";") if s.strip()]

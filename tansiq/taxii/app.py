@@ -1,0 +1,140 @@
+"""``create_app(settings, store)``: the TAXII 2.1 ASGI application."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from tansiq.access.authenticate import Authenticator
+from tansiq.clock import now_text
+from tansiq.errors import TansiqError
+from tansiq.storage.base import Store
+from tansiq.taxii import collections, discovery, manifest, objects, openapi
+from tansiq.taxii.context import Services, error_response, taxii_response
+from tansiq.taxii.settings import Settings
+
+log = logging.getLogger("tansiq.taxii")
+
+STATUS_SWEEP_SECONDS = 3600.0
+
+ROUTES = [
+    Route("/taxii2/", discovery.discovery, methods=["GET"]),
+    Route("/openapi.json", openapi.openapi_document, methods=["GET"]),
+    Route("/{api_root}/", discovery.api_root_information, methods=["GET"]),
+    Route("/{api_root}/status/{status_id}/", objects.get_status, methods=["GET"]),
+    Route("/{api_root}/collections/", collections.list_collections, methods=["GET"]),
+    Route("/{api_root}/collections/{collection_id}/", collections.get_collection, methods=["GET"]),
+    Route(
+        "/{api_root}/collections/{collection_id}/objects/",
+        objects.get_objects,
+        methods=["GET"],
+    ),
+    Route(
+        "/{api_root}/collections/{collection_id}/objects/",
+        objects.add_objects,
+        methods=["POST"],
+    ),
+    Route(
+        "/{api_root}/collections/{collection_id}/objects/{object_id}/",
+        objects.get_object,
+        methods=["GET"],
+    ),
+    Route(
+        "/{api_root}/collections/{collection_id}/objects/{object_id}/",
+        objects.delete_object,
+        methods=["DELETE"],
+    ),
+    Route(
+        "/{api_root}/collections/{collection_id}/objects/{object_id}/versions/",
+        objects.get_versions,
+        methods=["GET"],
+    ),
+    Route(
+        "/{api_root}/collections/{collection_id}/manifest/",
+        manifest.get_manifest,
+        methods=["GET"],
+    ),
+]
+
+
+async def _tansiq_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, TansiqError)
+    return error_response(exc)
+
+
+async def _http_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, HTTPException)
+    titles = {404: "Not found", 405: "Method not allowed"}
+    body = {
+        "title": titles.get(exc.status_code, "HTTP error"),
+        "description": str(exc.detail),
+        "http_status": str(exc.status_code),
+    }
+    return taxii_response(body, exc.status_code, dict(exc.headers or {}))
+
+
+async def _unexpected(request: Request, exc: Exception) -> Response:
+    log.exception("unexpected error on %s %s", request.method, request.url.path)
+    body = {
+        "title": "Internal error",
+        "description": "the server met an unexpected error; it has been logged",
+        "http_status": "500",
+    }
+    return taxii_response(body, 500)
+
+
+def create_app(settings: Settings, store: Store) -> Starlette:
+    """Build the TAXII 2.1 application over a store (no module-level state)."""
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        task = asyncio.create_task(_sweep_statuses(store))
+        try:
+            yield
+        finally:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+
+    app = Starlette(
+        routes=ROUTES,
+        exception_handlers={
+            TansiqError: _tansiq_error,
+            HTTPException: _http_error,
+            Exception: _unexpected,
+        },
+        lifespan=lifespan,
+    )
+    app.state.services = Services(settings=settings, store=store, auth=Authenticator(store))
+    return app
+
+
+async def _sweep_statuses(store: Store) -> None:
+    while True:
+        try:
+            await asyncio.to_thread(store.expire_statuses, now_text())
+        except Exception:  # noqa: BLE001 - a failed sweep is retried next time
+            log.exception("status expiry failed")
+        await asyncio.sleep(STATUS_SWEEP_SECONDS)
+
+
+def app_from_environment() -> Starlette:
+    """Factory for ``uvicorn --factory`` and ``tansiq serve --workers N``."""
+    import os
+
+    from tansiq.storage import open_store
+
+    store = open_store(os.environ.get("TANSIQ_DATABASE"), create=False)
+    check = getattr(store, "check_ready", None)
+    if check is not None:
+        check()
+    settings = Settings(public_base_url=os.environ.get("TANSIQ_PUBLIC_URL") or None)
+    return create_app(settings, store)
