@@ -96,14 +96,67 @@ SYLLABLES = [
     "ka", "zo", "mi", "tech", "net", "sec", "cloud", "up", "da", "te", "lo", "vi",
     "ra", "no", "web", "mail", "cdn", "api", "go", "in", "sys", "pro", "data", "link",
 ]  # fmt: skip
-WORDS = (
-    "adversary actor payload loader beacon persistence registry credential lateral movement "
-    "exfiltration command control server implant dropper phishing attachment macro script "
-    "powershell process injection memory service scheduled task token privilege escalation "
-    "discovery network share archive encryption obfuscated encoded staging host domain "
-    "campaign infrastructure victim sector espionage financially motivated targets uses "
-    "observed reported variant module plugin configuration update backdoor access remote"
-).split()
+WORDS = [
+    "adversary",
+    "actor",
+    "payload",
+    "loader",
+    "beacon",
+    "persistence",
+    "registry",
+    "credential",
+    "lateral",
+    "movement",
+    "exfiltration",
+    "command",
+    "control",
+    "server",
+    "implant",
+    "dropper",
+    "phishing",
+    "attachment",
+    "macro",
+    "script",
+    "powershell",
+    "process",
+    "injection",
+    "memory",
+    "service",
+    "scheduled",
+    "task",
+    "token",
+    "privilege",
+    "escalation",
+    "discovery",
+    "network",
+    "share",
+    "archive",
+    "encryption",
+    "obfuscated",
+    "encoded",
+    "staging",
+    "host",
+    "domain",
+    "campaign",
+    "infrastructure",
+    "victim",
+    "sector",
+    "espionage",
+    "financially",
+    "motivated",
+    "targets",
+    "uses",
+    "observed",
+    "reported",
+    "variant",
+    "module",
+    "plugin",
+    "configuration",
+    "update",
+    "backdoor",
+    "access",
+    "remote",
+]  # noqa: SIM905
 EXTENSIONS = ["exe", "dll", "ps1", "js", "vbs", "doc", "xlsm", "zip", "lnk", "iso", "bin", "sh"]
 HASH_ORDER = ("MD5", "SHA-1", "SHA-256")
 
@@ -225,7 +278,9 @@ class Builder:
 
     @staticmethod
     def when(r: random.Random) -> datetime:
-        return BASE_TIME + timedelta(seconds=r.randrange(SPAN_SECONDS), milliseconds=r.randrange(1000))
+        return BASE_TIME + timedelta(
+            seconds=r.randrange(SPAN_SECONDS), milliseconds=r.randrange(1000)
+        )
 
     @staticmethod
     def tlp(r: random.Random) -> list[str]:
@@ -296,7 +351,9 @@ class Builder:
             created_by_ref=self.mitre,
             name=name,
             description=self.text(r, 25, 80),
-            kill_chain_phases=[{"kill_chain_name": "mitre-attack", "phase_name": p} for p in phases],
+            kill_chain_phases=[
+                {"kill_chain_name": "mitre-attack", "phase_name": p} for p in phases
+            ],
             external_references=refs,
             object_marking_refs=[TLP_MARKINGS["clear"]],
             x_mitre_platforms=r.sample(PLATFORMS, r.randint(1, 3)),
@@ -316,10 +373,15 @@ class Builder:
             description=self.text(r, 20, 60),
             aliases=[name, f"APT{100 + i}", f"TA{400 + i}"],
             first_seen=o["created"],
-            goals=r.sample(["espionage", "financial gain", "disruption", "intellectual property"], 2),
+            goals=r.sample(
+                ["espionage", "financial gain", "disruption", "intellectual property"], 2
+            ),
             resource_level=r.choice(["individual", "club", "organization", "government"]),
-            primary_motivation=r.choice(["ideology", "organizational-gain", "personal-gain", "dominance"]),
-            external_references=[self.attack_ref("G", i)] + [self.citation(r) for _ in range(r.randint(1, 4))],
+            primary_motivation=r.choice(
+                ["ideology", "organizational-gain", "personal-gain", "dominance"]
+            ),
+            external_references=[self.attack_ref("G", i)]
+            + [self.citation(r) for _ in range(r.randint(1, 4))],
             object_marking_refs=[TLP_MARKINGS["clear"]],
         )
         o.update(self.mitre_extras(r, version))
@@ -337,9 +399,11 @@ class Builder:
             malware_types=r.sample(MALWARE_TYPES, r.randint(1, 3)),
             aliases=[name],
             kill_chain_phases=[
-                {"kill_chain_name": "mitre-attack", "phase_name": p} for p in r.sample(TACTICS, r.randint(1, 2))
+                {"kill_chain_name": "mitre-attack", "phase_name": p}
+                for p in r.sample(TACTICS, r.randint(1, 2))
             ],
-            external_references=[self.attack_ref("S", i)] + [self.citation(r) for _ in range(r.randint(0, 3))],
+            external_references=[self.attack_ref("S", i)]
+            + [self.citation(r) for _ in range(r.randint(0, 3))],
             object_marking_refs=[TLP_MARKINGS["clear"]],
             x_mitre_platforms=r.sample(PLATFORMS, r.randint(1, 3)),
         )
@@ -400,10 +464,14 @@ class Builder:
             return f"[file:hashes.'SHA-256' = '{hashes()['SHA-256']}']", ["malicious-activity"]
         if x < 66:
             h = hashes()
-            return f"[file:hashes.MD5 = '{h['MD5']}' OR file:hashes.'SHA-1' = '{h['SHA-1']}']", ["malicious-activity"]
+            return f"[file:hashes.MD5 = '{h['MD5']}' OR file:hashes.'SHA-1' = '{h['SHA-1']}']", [
+                "malicious-activity"
+            ]
         if x < 70:
             k = r.randrange(2 * c["file"])
-            return f"[file:name = '{p.file_name(k)}' AND file:size > {1024 * r.randint(1, 900)}]", ["anomalous-activity"]
+            return f"[file:name = '{p.file_name(k)}' AND file:size > {1024 * r.randint(1, 900)}]", [
+                "anomalous-activity"
+            ]
         if x < 75:
             port = r.choice([443, 8443, 80, 8080, 4444, 53, 22, 3389])
             return (
@@ -422,7 +490,9 @@ class Builder:
         if x < 87:
             return f"[url:value LIKE '%{dom()}/%']", ["anomalous-activity"]
         if x < 89:
-            return f"[process:name MATCHES '^{r.choice(WORDS)}[0-9]+[.]exe$']", ["anomalous-activity"]
+            return f"[process:name MATCHES '^{r.choice(WORDS)}[0-9]+[.]exe$']", [
+                "anomalous-activity"
+            ]
         if x < 92:
             return (
                 f"[file:hashes.'SHA-256' = '{hashes()['SHA-256']}'] REPEATS {r.randint(2, 5)} TIMES WITHIN 600 SECONDS",
@@ -459,12 +529,18 @@ class Builder:
             valid_from=o["created"],
         )
         if r.random() < 0.4:
-            until = datetime.strptime(o["modified"], "%Y-%m-%dT%H:%M:%S.%f%z") + timedelta(days=r.randint(30, 365))
+            until = datetime.strptime(o["modified"], "%Y-%m-%dT%H:%M:%S.%f%z") + timedelta(
+                days=r.randint(30, 365)
+            )
             o["valid_until"] = ts(until)
         if r.random() < 0.3:
-            o["kill_chain_phases"] = [{"kill_chain_name": "mitre-attack", "phase_name": r.choice(TACTICS)}]
+            o["kill_chain_phases"] = [
+                {"kill_chain_name": "mitre-attack", "phase_name": r.choice(TACTICS)}
+            ]
         if r.random() < 0.3:
-            o["labels"] = r.sample(["apt", "crimeware", "c2", "phishing", "botnet", "scanner"], r.randint(1, 2))
+            o["labels"] = r.sample(
+                ["apt", "crimeware", "c2", "phishing", "botnet", "scanner"], r.randint(1, 2)
+            )
         o["confidence"] = r.choice([15, 50, 75, 85, 100])
         if r.random() < 0.2:
             o["external_references"] = [self.citation(r)]
@@ -488,14 +564,17 @@ class Builder:
         (3, "subtechnique-of", "attack-pattern", "attack-pattern"),
     ]
 
+    def _pick_relationship(self, x: int) -> tuple[str, str, str]:
+        for weight, rel, src, dst in self.REL_MIX:
+            if x < weight:
+                return rel, src, dst
+            x -= weight
+        return self.REL_MIX[-1][1:]
+
     def relationship(self, i: int) -> dict[str, Any]:
         r = self.rng("relationship", i)
         o = self.common("relationship", i, r, 0)
-        x = r.randrange(100)
-        for weight, rel, src, dst in self.REL_MIX:
-            if x < weight:
-                break
-            x -= weight
+        rel, src, dst = self._pick_relationship(r.randrange(100))
         count = self.c
         src_i = r.randrange(count[src])
         dst_i = r.randrange(count[dst])
@@ -532,7 +611,9 @@ def tlp_markings() -> Iterator[dict[str, Any]]:
             "id": marking_id,
             "created": "2022-10-01T00:00:00.000Z",
             "name": f"TLP:{name.upper()}",
-            "extensions": {TLP_EXTENSION: {"extension_type": "property-extension", "tlp_2_0": name}},
+            "extensions": {
+                TLP_EXTENSION: {"extension_type": "property-extension", "tlp_2_0": name}
+            },
         }
 
 
@@ -623,7 +704,9 @@ def type_counts(size: int, seed: int = DEFAULT_SEED) -> dict[str, int]:
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     ap.add_argument("--size", type=int, default=25_000)
     ap.add_argument("--seed", type=int, default=DEFAULT_SEED)
     ap.add_argument("--force", action="store_true", help="regenerate even if cached")

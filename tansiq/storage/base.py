@@ -107,7 +107,7 @@ class VersionFilter:
     first: bool = False
     last: bool = True
     all: bool = False
-    exact: tuple[str, ...] = ()  # timestamp keys (fixed width, see stix.timestamps)
+    exact: tuple[str, ...] = ()  # STIX timestamps, any precision (compared as instants)
 
     @classmethod
     def default(cls) -> VersionFilter:

@@ -9,6 +9,7 @@ sharing one file agree).
 from __future__ import annotations
 
 import hashlib
+import re
 import secrets
 import sqlite3
 import threading
@@ -21,6 +22,7 @@ from typing import Any
 import orjson
 
 from tansiq.clock import MonotonicClock, now_text
+from tansiq.stix.timestamps import compare_key
 from tansiq.errors import ConfigurationError, InvalidInput
 from tansiq.storage.base import (
     ApiRoot,
@@ -47,9 +49,19 @@ _OBJ_COLUMNS = (
 _MAX_VARS = 500
 
 
+_TS_BYTES = re.compile(rb'"(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)(?:\.(\d+))?Z"')
+
+
+def _normal_ts(m: re.Match[bytes]) -> bytes:
+    frac = (m.group(2) or b"").rstrip(b"0")
+    return b'"' + m.group(1) + (b"." + frac if frac else b"") + b'Z"'
+
+
 def body_hash(obj: dict[str, Any]) -> bytes:
-    """Hash of an object's content, independent of key order."""
-    return hashlib.sha256(orjson.dumps(obj, option=orjson.OPT_SORT_KEYS)).digest()[:16]
+    """Hash of an object's content, independent of key order and of how precisely its
+    timestamps are printed (``...00Z`` and ``...00.000Z`` are the same instant)."""
+    canonical = _TS_BYTES.sub(_normal_ts, orjson.dumps(obj, option=orjson.OPT_SORT_KEYS))
+    return hashlib.sha256(canonical).digest()[:16]
 
 
 def _row_to_version(r: sqlite3.Row | tuple[Any, ...]) -> StoredVersion:
@@ -99,6 +111,7 @@ class SQLiteStore:
         self._conns: list[sqlite3.Connection] = []
         self._conns_lock = threading.Lock()
         self._secret: bytes | None = None
+        self._mixed = False
 
     # ------------------------------------------------------------------ connections
 
@@ -217,6 +230,8 @@ class SQLiteStore:
         with self._write() as conn:
             if conn.execute("SELECT 1 FROM orgs WHERE name = ?", (name,)).fetchone():
                 raise InvalidInput(f"organisation '{name}' already exists")
+            if conn.execute("SELECT 1 FROM orgs WHERE identity_id = ?", (identity["id"],)).fetchone():
+                raise InvalidInput(f"identity {identity['id']} already belongs to an organisation")
             cur = conn.execute(
                 "INSERT INTO orgs (name, identity_id, identity, created) VALUES (?, ?, ?, ?)",
                 (name, identity["id"], orjson.dumps(identity).decode(), now_text()),
@@ -309,9 +324,10 @@ class SQLiteStore:
 
     def add_api_root(self, root: ApiRoot) -> ApiRoot:
         with self._write() as conn:
+            if conn.execute("SELECT 1 FROM api_roots WHERE name = ?", (root.name,)).fetchone():
+                raise InvalidInput(f"API root '{root.name}' already exists")
             conn.execute(
-                "INSERT INTO api_roots (name, title, description, max_content_length) VALUES (?, ?, ?, ?) "
-                "ON CONFLICT(name) DO NOTHING",
+                "INSERT INTO api_roots (name, title, description, max_content_length) VALUES (?, ?, ?, ?)",
                 (root.name, root.title, root.description, root.max_content_length),
             )
         found = self.get_api_root(root.name)
@@ -333,6 +349,8 @@ class SQLiteStore:
 
     def add_collection(self, collection: Collection) -> Collection:
         with self._write() as conn:
+            if conn.execute("SELECT 1 FROM collections WHERE id = ?", (collection.id,)).fetchone():
+                raise InvalidInput(f"collection '{collection.id}' already exists")
             if collection.alias and conn.execute(
                 "SELECT 1 FROM collections WHERE api_root = ? AND alias = ?",
                 (collection.api_root, collection.alias),
@@ -458,8 +476,6 @@ class SQLiteStore:
         writer: Principal,
         peer: str | None,
     ) -> list[WriteResult]:
-        from tansiq.stix.timestamps import timestamp_key
-
         writer_user = writer.user.id if writer.user else None
         writer_org = writer.org.id if writer.org else None
         with self._write() as conn:
@@ -468,12 +484,12 @@ class SQLiteStore:
             ids = list({v.id for v in chunk})
             for part in chunked(ids, _MAX_VARS):
                 marks = ",".join("?" * len(part))
-                for oid, vkey, h, seq, first, last in conn.execute(
-                    "SELECT id, vkey, body_hash, seq, is_first, is_last FROM objects "
+                for oid, vkey, h, seq, first, last, vtext in conn.execute(
+                    "SELECT id, vkey, body_hash, seq, is_first, is_last, version FROM objects "
                     f"WHERE collection_id = ? AND id IN ({marks})",
                     (collection_id, *part),
                 ):
-                    known.setdefault(oid, {})[vkey] = [bytes(h), seq, first, last]
+                    known.setdefault(oid, {})[vkey] = [bytes(h), seq, first, last, vtext]
             last_added = conn.execute(
                 "SELECT value FROM settings WHERE key = 'last_date_added'"
             ).fetchone()
@@ -491,15 +507,15 @@ class SQLiteStore:
                 h = body_hash(nv.obj)
                 versions_of = known.setdefault(nv.id, {})
                 if nv.version is None:
-                    same = next((k for k, v in versions_of.items() if v[0] == h), None)
+                    same = next((v[4] for v in versions_of.values() if v[0] == h), None)
                     if same is not None:
                         results.append(WriteResult(nv.index, nv.id, same, "unchanged"))
                         continue
                     version_text = stamp
-                    vkey = stamp
+                    vkey = compare_key(stamp)
                 else:
                     version_text = nv.version
-                    vkey = timestamp_key(nv.version)
+                    vkey = compare_key(nv.version)
                     existing = versions_of.get(vkey)
                     if existing is not None:
                         if existing[0] == h:
@@ -549,7 +565,7 @@ class SQLiteStore:
                     h,
                     nv.json,
                 ]
-                versions_of[vkey] = [h, None, int(is_first), int(is_last)]
+                versions_of[vkey] = [h, None, int(is_first), int(is_last), version_text]
                 pending.append(row)
                 pending_by_key[(nv.id, vkey)] = row
                 results.append(WriteResult(nv.index, nv.id, version_text, "added"))
@@ -569,6 +585,11 @@ class SQLiteStore:
                     "INSERT INTO conflicts (at, collection_id, object_id, version, writer_user_id, peer, json) "
                     "VALUES (?, ?, ?, ?, ?, ?, ?)",
                     conflicts,
+                )
+            if any(r[5] != "2.1" for r in pending):
+                conn.execute(
+                    "INSERT INTO settings (key, value) VALUES ('mixed_spec_versions', '1') "
+                    "ON CONFLICT(key) DO UPDATE SET value = excluded.value"
                 )
             if stamps:
                 conn.execute(
@@ -607,7 +628,7 @@ class SQLiteStore:
                 parts.append("is_first = 1")
             if v.exact:
                 parts.append(f"vkey IN ({','.join('?' * len(v.exact))})")
-                args.extend(v.exact)
+                args.extend(compare_key(e) for e in v.exact)
             if not parts:
                 parts.append("is_last = 1")
             where.append(parts[0] if len(parts) == 1 else "(" + " OR ".join(parts) + ")")
@@ -620,6 +641,12 @@ class SQLiteStore:
         if query.spec_versions:
             where.append(f"spec_version IN ({','.join('?' * len(query.spec_versions))})")
             args.extend(query.spec_versions)
+        elif self._mixed_spec_versions():
+            # no match[spec_version]: only the latest spec version of each object
+            where.append(
+                "NOT EXISTS (SELECT 1 FROM objects o2 WHERE o2.collection_id = objects.collection_id "
+                "AND o2.id = objects.id AND o2.spec_version > objects.spec_version)"
+            )
         if query.added_after:
             where.append("date_added > ?")
             args.append(query.added_after)
@@ -636,6 +663,13 @@ class SQLiteStore:
             rows = rows[: query.limit]
         nxt = (rows[-1].date_added, rows[-1].seq) if more and rows else None
         return Page(rows=rows, more=more, next_position=nxt)
+
+    def _mixed_spec_versions(self) -> bool:
+        """Whether any version of another spec than 2.1 was ever stored (rare: 2.0 input
+        is upgraded on ingest), so that the common case pays nothing for the rule."""
+        if not self._mixed:
+            self._mixed = self.get_setting("mixed_spec_versions") == "1"
+        return self._mixed
 
     def iter_versions(self, collection_id: str, batch: int = 1000) -> Iterator[StoredVersion]:
         position: tuple[str, int] | None = None
@@ -680,7 +714,7 @@ class SQLiteStore:
                     versions.all
                     or (versions.last and last)
                     or (versions.first and first)
-                    or vkey in versions.exact
+                    or vkey in {compare_key(e) for e in versions.exact}
                 ):
                     doomed.append(seq)
             if not doomed:

@@ -60,7 +60,8 @@ def parse_versions(params: list[tuple[str, str]], default_last: bool = True) -> 
         elif v == "all":
             every = True
         else:
-            exact.append(timestamp(v, "match[version]"))
+            timestamp(v, "match[version]")  # validates
+            exact.append(v)
     return VersionFilter(first=first, last=last, all=every, exact=tuple(exact))
 
 

@@ -176,7 +176,9 @@ class World:
     def write(
         self, objs: list[dict[str, Any]] | list[NewVersion], collection_id: str | None = None
     ) -> list[Any]:
-        versions = [o if isinstance(o, NewVersion) else new_version(o, i) for i, o in enumerate(objs)]
+        versions = [
+            o if isinstance(o, NewVersion) else new_version(o, i) for i, o in enumerate(objs)
+        ]
         return self.store.write_versions(
             collection_id or self.collection_id, versions, writer=self.writer
         )

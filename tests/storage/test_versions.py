@@ -5,8 +5,8 @@ from __future__ import annotations
 import orjson
 import pytest
 
-from tansiq.storage.base import Query, VersionFilter
 from tansiq.stix.timestamps import timestamp_key
+from tansiq.storage.base import Query, VersionFilter
 
 from .conftest import ALL, FIRST, FIRST_LAST, LAST, World, exact, new_version, sco, sdo, sid
 
@@ -237,7 +237,12 @@ def test_delete_all_and_nothing_left(four: tuple[World, str, str]) -> None:
 def test_delete_unknown_object_or_version_is_zero(four: tuple[World, str, str]) -> None:
     world, a, _ = four
     assert world.store.delete_object(world.collection_id, sid("indicator"), ALL) == 0
-    assert world.store.delete_object(world.collection_id, a, exact(timestamp_key("2021-04-01T00:00:01.000Z"))) == 0
+    assert (
+        world.store.delete_object(
+            world.collection_id, a, exact(timestamp_key("2021-04-01T00:00:01.000Z"))
+        )
+        == 0
+    )
     assert world.store.count_versions(world.collection_id) == 6
 
 
@@ -290,5 +295,8 @@ def test_delete_sco_versions(world: World) -> None:
     rows = world.rows()
     assert world.store.delete_object(world.collection_id, oid, LAST) == 1
     assert [r.seq for r in world.query()] == [rows[1].seq]
-    assert world.store.delete_object(world.collection_id, oid, exact(timestamp_key(rows[0].version))) == 1
+    assert (
+        world.store.delete_object(world.collection_id, oid, exact(timestamp_key(rows[0].version)))
+        == 1
+    )
     assert [r.seq for r in world.query(versions=FIRST_LAST)] == [rows[1].seq]

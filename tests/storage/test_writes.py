@@ -7,8 +7,8 @@ from datetime import UTC, datetime, timedelta
 
 import orjson
 
-from tansiq.storage.base import NewVersion, Query, WriteResult
 from tansiq.stix.timestamps import timestamp_key
+from tansiq.storage.base import NewVersion, Query, WriteResult
 
 from .conftest import ALL, FIRST, TLP_AMBER, TLP_GREEN, World, exact, new_version, sco, sdo, sid
 
@@ -202,9 +202,7 @@ def test_object_without_modified_is_versioned_by_created(world: World) -> None:
         "definition_type": "statement",
         "definition": {"statement": "Copyright Agency A"},
     }
-    assert world.write([obj]) == [
-        WriteResult(0, obj["id"], "2022-02-02T02:02:02.222Z", "added")
-    ]
+    assert world.write([obj]) == [WriteResult(0, obj["id"], "2022-02-02T02:02:02.222Z", "added")]
     (row,) = world.rows()
     assert row.version == "2022-02-02T02:02:02.222Z"
     assert [r.outcome for r in world.write([obj])] == ["unchanged"]
@@ -394,9 +392,7 @@ def test_date_added_strictly_increases_across_writes_and_within_a_batch(world: W
     assert [r.id for r in rows] == written
     stamps = [r.date_added for r in rows]
     assert all(a < b for a, b in zip(stamps, stamps[1:], strict=False))
-    everything = sorted(
-        [r.date_added for r in rows] + [r.date_added for r in world.rows(other)]
-    )
+    everything = sorted([r.date_added for r in rows] + [r.date_added for r in world.rows(other)])
     assert len(set(everything)) == len(everything)
 
 
