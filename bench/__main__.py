@@ -17,8 +17,10 @@ collections are cached in bench/.cache/, keyed by size, seed, generator version 
 from __future__ import annotations
 
 import argparse
+import os
 import shlex
 import sys
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -35,6 +37,32 @@ QUICK_TAXII = [2_000, 10_000]
 
 def log(msg: str) -> None:
     print(f"[{time.strftime('%H:%M:%S')}] {msg}", flush=True)
+
+
+class LoadWatch:
+    """Samples the 1-minute load average while the benchmark runs (other work skews numbers)."""
+
+    def __init__(self, interval: float = 10.0) -> None:
+        self.interval = interval
+        self.start = os.getloadavg()[0]
+        self.max = self.start
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.interval):
+            self.max = max(self.max, os.getloadavg()[0])
+
+    def stop(self) -> dict[str, float]:
+        self._stop.set()
+        end = os.getloadavg()[0]
+        return {
+            "start": self.start,
+            "max": max(self.max, end),
+            "end": end,
+            "interval": self.interval,
+        }
 
 
 def _ints(text: str) -> list[int]:
@@ -154,6 +182,7 @@ def main(argv: list[str] | None = None) -> int:
         "started": report.now(),
         "preparation_seconds": round(prep_seconds, 1),
     }
+    load = LoadWatch()
     t0 = time.perf_counter()
     if "import" in parts:
         results["import"] = import_bench.run(import_sizes, args.seed, ib, work, log)
@@ -161,6 +190,7 @@ def main(argv: list[str] | None = None) -> int:
         results["taxii"] = taxii_bench.run(
             taxii_sizes, args.seed, tb, work, log, medallion_enabled=not args.no_medallion
         )
+    results["load"] = load.stop()
     results["finished"] = report.now()
     results["elapsed_minutes"] = (time.perf_counter() - t0) / 60
     results["store_build_note"] = prep_seconds > 60

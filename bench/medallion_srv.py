@@ -162,9 +162,7 @@ def write_config(folder: Path, size: int, seed: int, port: int) -> Path:
         "backend": {
             "module": "medallion.backends.memory_backend",
             "module_class": "MemoryBackend",
-            "filename": str(data_path),
-            "session_timeout": 3600,  # a deep walk must not lose its `next` session
-            "check_interval": 60,
+            "filename": str(data_path),  # session_timeout / check_interval: medallion's defaults
         },
         "users": {USER: PASSWORD},
         "taxii": {"max_page_size": 100},

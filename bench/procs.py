@@ -54,7 +54,7 @@ def _wait4(proc: subprocess.Popen, timeout: float | None) -> tuple[int, int]:
             return code, usage.ru_maxrss * 1024  # Linux reports KiB
         if deadline is not None and time.monotonic() > deadline:
             raise subprocess.TimeoutExpired(proc.args, timeout or 0)
-        time.sleep(0.01)
+        time.sleep(0.02)
 
 
 def _drain(stream, sink: list[bytes]) -> threading.Thread:  # type: ignore[no-untyped-def]
@@ -199,6 +199,20 @@ class Server:
             return sum(q.memory_info().rss for q in [p, *p.children(recursive=True)])
         except Exception:
             return 0
+
+    def cpu_seconds(self) -> float:
+        """User + system CPU time used so far by the process tree (Linux /proc)."""
+        try:
+            import psutil
+
+            p = psutil.Process(self.proc.pid)
+            total = 0.0
+            for q in [p, *p.children(recursive=True)]:
+                t = q.cpu_times()
+                total += t.user + t.system
+            return total
+        except Exception:
+            return 0.0
 
     def stop(self) -> int:
         if self.peak_rss is not None:

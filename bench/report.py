@@ -377,8 +377,11 @@ def methodology(results: dict[str, Any]) -> list[str]:
             "later versions of some SDOs, TLP 2.0 markings. One object per line in one bundle file.",
             "- Tansiq: `tansiq.ingest.bundle.import_file(store, collection_id, principal, path)` in a fresh process on a fresh "
             "database set up with `tansiq init`, `org add`, `user add`, `collection add`; the rate covers the call only "
-            "(not interpreter start-up); peak RSS is the process's `ru_maxrss` from `wait4`. "
-            f"Sizes up to 50,000: median of {b['repeats_small']} runs; larger: one run.",
+            "(not interpreter start-up); peak RSS is the process's `ru_maxrss` from `wait4`. "(
+                f"Sizes up to 50,000: median of {b['repeats_small']} runs; larger: one run."
+                if b["repeats_small"] > 1
+                else "One run per size."
+            ),
             f"- stix2.parse / stix2-validator: per object, on an evenly strided sample (stix2 up to {n(b['stix2_sample'])} "
             f"objects, validator {n(b['validator_sample'])}); file reading excluded from their time, which favours them.",
             "- Floor: orjson parse of the whole file + `executemany` of (id, type, modified, json) into an unindexed SQLite "
@@ -455,6 +458,72 @@ def methodology(results: dict[str, Any]) -> list[str]:
     return lines
 
 
+def load_lines(results: dict[str, Any]) -> list[str]:
+    load = results.get("load")
+    if not load:
+        return []
+    line = (
+        f"- Load average (1 min): {load['start']:.2f} at start, {load['max']:.2f} at most during the run, "
+        f"{load['end']:.2f} at the end (sampled every {load['interval']:.0f} s)."
+    )
+    if load["max"] > 1.5:
+        line += (
+            " **Other work was running on this 2-core machine during the run; absolute numbers "
+            "are lower and noisier than on an idle machine.**"
+        )
+    return [line]
+
+
+def details(results: dict[str, Any]) -> list[str]:
+    """Per server / size / scenario numbers, with the server's CPU time per request."""
+    tx = results.get("taxii")
+    if not tx:
+        return []
+    out = [
+        "### TAXII details",
+        "",
+        "Server CPU is user + system time of the serving process tree over the phase, per request; "
+        "utilisation is that CPU time over the phase's wall time (1.0 = one core busy).",
+        "",
+        "| Server | Objects | Scenario | 1 conn p50 | 1 conn p99 | 1 conn req/s | server CPU/req | "
+        "N conn req/s | N conn p99 | server CPU/req | server util |",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
+    ]
+
+    def cell(d: dict[str, Any] | None, key: str, fmt: str) -> str:
+        if not d or d.get(key) is None:
+            return "—"
+        return fmt.format(d[key])
+
+    servers = [("Tansiq", tx.get("tansiq", {})), ("floor", tx.get("floor", {}))]
+    m = tx.get("medallion")
+    if m and "scenarios" in m:
+        servers.append(("medallion", {str(m["size"]): m}))
+    for name, by_size in servers:
+        for size, r in sorted(by_size.items(), key=lambda kv: int(kv[0])):
+            for sc in ("first", "type", "deep"):
+                x = r.get("scenarios", {}).get(sc)
+                if not x:
+                    continue
+                a, c = x.get("seq"), x.get("conc")
+                out.append(
+                    f"| {name} | {int(size):,} | {SCENARIO_LABEL[sc]} | {cell(a, 'p50_ms', '{:.2f} ms')} | "
+                    f"{cell(a, 'p99_ms', '{:.2f} ms')} | {cell(a, 'rps', '{:,.0f}')} | "
+                    f"{cell(a, 'server_cpu_ms_per_req', '{:.2f} ms')} | {cell(c, 'rps', '{:,.0f}')} | "
+                    f"{cell(c, 'p99_ms', '{:.2f} ms')} | {cell(c, 'server_cpu_ms_per_req', '{:.2f} ms')} | "
+                    f"{cell(c, 'server_cpu_util', '{:.2f}')} |"
+                )
+            w = r.get("walk")
+            if w and name == "Tansiq" and w.get("seconds"):
+                out.append(
+                    f"| {name} | {int(size):,} | whole `next` walk ({w['pages']:,} pages) | — | — | "
+                    f"{w['pages'] / w['seconds']:,.0f} | "
+                    f"{cell(w, 'server_cpu_ms_per_req', '{:.2f} ms')} | — | — | — | — |"
+                )
+    out.append("")
+    return out
+
+
 def markdown(results: dict[str, Any], rows: list[Row], command: str, analysis: str | None) -> str:
     mc = results["machine"]
     met = sum(1 for r in rows if r.ok)
@@ -487,6 +556,7 @@ def markdown(results: dict[str, Any], rows: list[Row], command: str, analysis: s
         f"- Python: {mc['python']}",
         f"- SQLite: {mc['sqlite']}",
         f"- Packages: {mc['packages']}",
+        *load_lines(results),
         "",
         "## Results",
         "",
@@ -502,6 +572,7 @@ def markdown(results: dict[str, Any], rows: list[Row], command: str, analysis: s
         "## How it was measured",
         "",
         *methodology(results),
+        *details(results),
         ANALYSIS_HEADING,
         "",
         analysis if analysis else ANALYSIS_PLACEHOLDER,

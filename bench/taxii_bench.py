@@ -20,6 +20,7 @@ from __future__ import annotations
 import contextlib
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -116,19 +117,45 @@ def _deep_page_body(port: int, headers: dict[str, str], path: str) -> bytes:
         conn.close()
 
 
-def measure_paths(
-    port: int, headers: dict[str, str], paths: list[str], b: Budget, *, conc: bool = True
-) -> dict[str, Any]:
-    seq = httpload.sequential(
-        port, headers, paths, max_requests=b.seq_requests, max_seconds=b.seq_seconds
-    )
-    out: dict[str, Any] = {"seq": _summary(seq)}
-    if conc:
-        c = httpload.concurrent(
-            port, headers, paths, connections=b.connections, seconds=b.conc_seconds
-        )
-        out["conc"] = _summary(c) | {"connections": b.connections}
+def with_cpu(srv: procs.Server, fn: Callable[[], httpload.LatencyStats]) -> dict[str, Any]:
+    """Run a load phase; its summary plus the server's CPU time per request and utilisation."""
+    c0 = srv.cpu_seconds()
+    stats = fn()
+    cpu = srv.cpu_seconds() - c0
+    out = _summary(stats)
+    if stats.count:
+        out["server_cpu_ms_per_req"] = round(cpu * 1000 / stats.count, 3)
+        out["server_cpu_util"] = round(cpu / stats.seconds, 2) if stats.seconds else None
     return out
+
+
+def measure_paths(
+    srv: procs.Server,
+    headers: dict[str, str],
+    paths: list[str],
+    b: Budget,
+    *,
+    warmup: int = 20,
+) -> dict[str, Any]:
+    port = srv.port
+    seq = with_cpu(
+        srv,
+        lambda: httpload.sequential(
+            port,
+            headers,
+            paths,
+            max_requests=b.seq_requests,
+            max_seconds=b.seq_seconds,
+            warmup=warmup,
+        ),
+    )
+    conc = with_cpu(
+        srv,
+        lambda: httpload.concurrent(
+            port, headers, paths, connections=b.connections, seconds=b.conc_seconds
+        ),
+    )
+    return {"seq": seq, "conc": conc | {"connections": b.connections}}
 
 
 # --------------------------------------------------------------------------- Tansiq
@@ -171,19 +198,23 @@ def tansiq_size(
             conn.close()
         for name in ("first", "type"):
             log(f"    {name}: sequential + {b.connections} connections")
-            result["scenarios"][name] = measure_paths(port, headers, [paths[name]], b)
+            result["scenarios"][name] = measure_paths(srv, headers, [paths[name]], b)
         log(f"    deep: walking `next` from the first page (bound {b.walk_seconds:.0f}s)")
+        c0 = srv.cpu_seconds()
         w = walk(port, headers, paths["first"], b.walk_seconds, log)
+        w["server_cpu_ms_per_req"] = round((srv.cpu_seconds() - c0) * 1000 / max(1, w["pages"]), 3)
         deep_paths = w.pop("deep_paths")
         deep_stats = w.pop("deep_stats")
         result["walk"] = w
         deep: dict[str, Any] = {"seq": _summary(deep_stats)}
         if deep_paths:
             pages["deep"] = _deep_page_body(port, headers, deep_paths[len(deep_paths) // 2])
-            c = httpload.concurrent(
-                port, headers, deep_paths, connections=b.connections, seconds=b.conc_seconds
-            )
-            deep["conc"] = _summary(c) | {
+            deep["conc"] = with_cpu(
+                srv,
+                lambda: httpload.concurrent(
+                    port, headers, deep_paths, connections=b.connections, seconds=b.conc_seconds
+                ),
+            ) | {
                 "connections": b.connections,
                 "distinct_urls": len(deep_paths),
             }
@@ -233,7 +264,7 @@ def floor_size(tansiq: dict[str, Any], b: Budget, work: Path, log: Any) -> dict[
         f"floor-{size}", cmd, port, log_dir=work / "logs", env={"BENCH_FLOOR_PAGES": str(folder)}
     ) as srv:
         for name in SCENARIOS:
-            result["scenarios"][name] = measure_paths(port, headers, paths[name], b)
+            result["scenarios"][name] = measure_paths(srv, headers, paths[name], b)
     result["peak_rss"] = srv.peak_rss
     return result
 
@@ -329,21 +360,7 @@ def medallion(target_size: int, seed: int, b: Budget, work: Path, log: Any) -> d
             conn.close()
         for name in ("first", "type"):
             log(f"    {name}: sequential + {b.connections} connections")
-            seq = httpload.sequential(
-                port,
-                headers,
-                [paths[name]],
-                max_requests=mb.seq_requests,
-                max_seconds=mb.seq_seconds,
-                warmup=1,
-            )
-            conc = httpload.concurrent(
-                port, headers, [paths[name]], connections=mb.connections, seconds=mb.conc_seconds
-            )
-            out["scenarios"][name] = {
-                "seq": _summary(seq),
-                "conc": _summary(conc) | {"connections": mb.connections},
-            }
+            out["scenarios"][name] = measure_paths(srv, headers, [paths[name]], mb, warmup=1)
         log("    deep: walking `next` from the first page")
         w = walk(port, headers, paths["first"], b.walk_seconds, log)
         w.pop("deep_paths")

@@ -47,17 +47,20 @@ def objects_of(data: Any) -> list[Any]:
     raise StixError(
         None,
         None,
-        "expected a STIX bundle, a TAXII envelope ({\"objects\": [...]}), a list of STIX "
+        'expected a STIX bundle, a TAXII envelope ({"objects": [...]}), a list of STIX '
         "objects or a single STIX object",
     )
 
 
-def check_bundle(data: Any) -> list[CheckResult]:
-    """Check every object of a payload; one invalid object never hides the valid ones."""
+def check_bundle(data: Any, *, strict_sco_ids: bool = True) -> list[CheckResult]:
+    """Check every object of a payload; one invalid object never hides the valid ones.
+
+    ``strict_sco_ids`` is passed to :func:`~tansiq.stix.validate.check_object`.
+    """
     results: list[CheckResult] = []
     for i, raw in enumerate(objects_of(data)):
         try:
-            obj = check_object(raw)
+            obj = check_object(raw, strict_sco_ids=strict_sco_ids)
         except StixError as e:
             rid = raw.get("id") if isinstance(raw, dict) else None
             results.append(CheckResult(i, rid if isinstance(rid, str) else None, None, None, e))

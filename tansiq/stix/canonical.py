@@ -10,14 +10,23 @@ from __future__ import annotations
 import math
 from typing import Any
 
-__all__ = ["canonical_json"]
+__all__ = ["canonical_json", "canonical_string"]
 
-_ESCAPES = {'"': '\\"', "\\": "\\\\", "\b": "\\b", "\f": "\\f", "\n": "\\n", "\r": "\\r", "\t": "\\t"}
+_ESCAPES = {
+    '"': '\\"',
+    "\\": "\\\\",
+    "\b": "\\b",
+    "\f": "\\f",
+    "\n": "\\n",
+    "\r": "\\r",
+    "\t": "\\t",
+}
 for _c in range(0x20):
     _ESCAPES.setdefault(chr(_c), f"\\u{_c:04x}")
 
 
-def _string(s: str) -> str:
+def canonical_string(s: str) -> str:
+    """A JSON string literal as RFC 8785 writes it."""
     if s.isascii() and s.isprintable() and '"' not in s and "\\" not in s:
         return f'"{s}"'
     return '"' + "".join(_ESCAPES.get(ch, ch) for ch in s) + '"'
@@ -54,14 +63,19 @@ def _number(v: float) -> str:
         out = "0." + "0" * (-n) + digits
     else:
         x = n - 1
-        out = digits[0] + ("." + digits[1:] if k > 1 else "") + ("e+" if x > 0 else "e-") + str(abs(x))
+        out = (
+            digits[0]
+            + ("." + digits[1:] if k > 1 else "")
+            + ("e+" if x > 0 else "e-")
+            + str(abs(x))
+        )
     return sign + out
 
 
 def canonical_json(value: Any) -> str:
     """Serialize a JSON value (dict/list/str/int/float/bool/None) per RFC 8785."""
     if isinstance(value, str):
-        return _string(value)
+        return canonical_string(value)
     if value is True:
         return "true"
     if value is False:
@@ -74,7 +88,7 @@ def canonical_json(value: Any) -> str:
         return _number(value)
     if isinstance(value, dict):
         items = sorted(value.items(), key=lambda kv: _utf16_key(kv[0]))
-        return "{" + ",".join(_string(k) + ":" + canonical_json(v) for k, v in items) + "}"
+        return "{" + ",".join(canonical_string(k) + ":" + canonical_json(v) for k, v in items) + "}"
     if isinstance(value, (list, tuple)):
         return "[" + ",".join(canonical_json(v) for v in value) + "]"
     raise TypeError(f"not a JSON value: {type(value).__name__}")

@@ -70,7 +70,9 @@ def _indicator(o: dict[str, Any]) -> None:
         raise p.Bad(info.error, "pattern")
     for type_, prop in info.paths:
         if not is_valid_type_name(type_):
-            raise p.Bad(f"invalid STIX pattern: {type_!r} is not a valid object type name", "pattern")
+            raise p.Bad(
+                f"invalid STIX pattern: {type_!r} is not a valid object type name", "pattern"
+            )
         known = _KNOWN_PATTERN_PROPS.get(type_)
         if (known is None or prop not in known) and p.PROPERTY_NAME_RE.fullmatch(prop) is None:
             raise p.Bad(f"invalid STIX pattern: {prop!r} is not a valid property name", "pattern")
@@ -139,7 +141,10 @@ def _no_self_marking(o: dict[str, Any]) -> None:
         raise p.Bad("a marking definition must not mark itself (§3.2)", "object_marking_refs")
     for i, gm in enumerate(o.get("granular_markings") or ()):
         if gm.get("marking_ref") == me:
-            raise p.Bad("a marking definition must not mark itself (§3.2)", f"granular_markings[{i}].marking_ref")
+            raise p.Bad(
+                "a marking definition must not mark itself (§3.2)",
+                f"granular_markings[{i}].marking_ref",
+            )
 
 
 def _marking_definition(o: dict[str, Any]) -> None:
@@ -166,8 +171,12 @@ def _marking_definition(o: dict[str, Any]) -> None:
                 "only the four standard TLP marking definitions may have definition_type tlp (§7.2.1.4)",
                 "definition",
             )
-    elif dtype == "statement" and (definition is None or type(definition.get("statement")) is not str):
-        raise p.Bad("a statement marking needs a string statement (§7.2.1.3)", "definition.statement")
+    elif dtype == "statement" and (
+        definition is None or type(definition.get("statement")) is not str
+    ):
+        raise p.Bad(
+            "a statement marking needs a string statement (§7.2.1.3)", "definition.statement"
+        )
     if type(ext) is dict and markings.TLP2_EXTENSION_ID in ext:
         tlp2 = ext[markings.TLP2_EXTENSION_ID]
         value = tlp2.get("tlp_2_0") if type(tlp2) is dict else None
@@ -189,22 +198,46 @@ def _extension_definition(o: dict[str, Any]) -> None:
 # -- the tables -------------------------------------------------------------------------------
 
 _SPECS = [
-    spec("attack-pattern", "sdo", {"name": S, "description": S, "aliases": SL, "kill_chain_phases": KCP}, ("name",)),
+    spec(
+        "attack-pattern",
+        "sdo",
+        {"name": S, "description": S, "aliases": SL, "kill_chain_phases": KCP},
+        ("name",),
+    ),
     spec(
         "campaign",
         "sdo",
-        {"name": S, "description": S, "aliases": SL, "first_seen": TS, "last_seen": TS, "objective": S},
+        {
+            "name": S,
+            "description": S,
+            "aliases": SL,
+            "first_seen": TS,
+            "last_seen": TS,
+            "objective": S,
+        },
         ("name",),
         (LAST_AFTER_FIRST,),
     ),
     spec("course-of-action", "sdo", {"name": S, "description": S}, ("name",)),
     # Grouping "name" is optional in the STIX 2.1 OASIS Standard (the errata text marks it
     # required without listing the change); we follow the Standard, as do both references.
-    spec("grouping", "sdo", {"name": S, "description": S, "context": S, "object_refs": ANY_REFS}, ("context", "object_refs")),
+    spec(
+        "grouping",
+        "sdo",
+        {"name": S, "description": S, "context": S, "object_refs": ANY_REFS},
+        ("context", "object_refs"),
+    ),
     spec(
         "identity",
         "sdo",
-        {"name": S, "description": S, "roles": SL, "identity_class": S, "sectors": SL, "contact_information": S},
+        {
+            "name": S,
+            "description": S,
+            "roles": SL,
+            "identity_class": S,
+            "sectors": SL,
+            "contact_information": S,
+        },
         ("name",),
     ),
     spec("incident", "sdo", {"name": S, "description": S}, ("name",)),
@@ -319,12 +352,19 @@ _SPECS = [
             "result_name": S,
             "result": S,
             "analysis_sco_refs": p.refs(p.SCO_ONLY, "an SCO"),
-            "sample_ref": p.ref(("file", "network-traffic", "artifact"), "a file, network-traffic or artifact SCO"),
+            "sample_ref": p.ref(
+                ("file", "network-traffic", "artifact"), "a file, network-traffic or artifact SCO"
+            ),
         },
         ("product",),
         extra=_malware_analysis,
     ),
-    spec("note", "sdo", {"abstract": S, "content": S, "authors": SL, "object_refs": ANY_REFS}, ("content", "object_refs")),
+    spec(
+        "note",
+        "sdo",
+        {"abstract": S, "content": S, "authors": SL, "object_refs": ANY_REFS},
+        ("content", "object_refs"),
+    ),
     spec(
         "observed-data",
         "sdo",
@@ -380,7 +420,14 @@ _SPECS = [
     spec(
         "tool",
         "sdo",
-        {"name": S, "description": S, "tool_types": SL, "aliases": SL, "kill_chain_phases": KCP, "tool_version": S},
+        {
+            "name": S,
+            "description": S,
+            "tool_types": SL,
+            "aliases": SL,
+            "kill_chain_phases": KCP,
+            "tool_version": S,
+        },
         ("name",),
     ),
     spec("vulnerability", "sdo", {"name": S, "description": S}, ("name",)),
@@ -417,7 +464,11 @@ _SPECS = [
     spec(
         "language-content",
         "meta",
-        {"object_ref": p.ref(p.ANY_OBJECT, "a STIX object"), "object_modified": TS, "contents": _contents},
+        {
+            "object_ref": p.ref(p.ANY_OBJECT, "a STIX object"),
+            "object_modified": TS,
+            "contents": _contents,
+        },
         ("object_ref", "contents"),
     ),
     spec(

@@ -11,12 +11,13 @@ the first one given). When none is present, the spec requires a UUIDv4.
 
 from __future__ import annotations
 
+import hashlib
 import re
 import uuid
 from functools import lru_cache
 from typing import Any
 
-from .canonical import canonical_json
+from .canonical import canonical_json, canonical_string
 
 __all__ = [
     "BUNDLE_TYPE",
@@ -85,7 +86,9 @@ SCO_TYPES: frozenset[str] = frozenset(
         "x509-certificate",
     }
 )
-META_TYPES: frozenset[str] = frozenset({"language-content", "marking-definition", "extension-definition"})
+META_TYPES: frozenset[str] = frozenset(
+    {"language-content", "marking-definition", "extension-definition"}
+)
 BUNDLE_TYPE = "bundle"
 SPEC_TYPES: frozenset[str] = SDO_TYPES | SRO_TYPES | SCO_TYPES | META_TYPES
 
@@ -214,6 +217,23 @@ def _contributing(obj: dict[str, Any], props: tuple[str, ...]) -> dict[str, Any]
     return out
 
 
+_NS_BYTES = SCO_NAMESPACE.bytes
+
+
+def _uuid5(name: str) -> str:
+    """RFC 4122 UUIDv5 of ``name`` in the SCO namespace (same as ``uuid.uuid5``, faster)."""
+    h = bytearray(hashlib.sha1(_NS_BYTES + name.encode("utf-8")).digest()[:16])
+    h[6] = (h[6] & 0x0F) | 0x50
+    h[8] = (h[8] & 0x3F) | 0x80
+    x = h.hex()
+    return f"{x[:8]}-{x[8:12]}-{x[12:16]}-{x[16:20]}-{x[20:]}"
+
+
+@lru_cache(maxsize=65536)
+def _single_string_id(type_: str, prop: str, value: str) -> str:
+    return f"{type_}--{_uuid5('{' + canonical_string(prop) + ':' + canonical_string(value) + '}')}"
+
+
 def deterministic_sco_id(obj: dict[str, Any]) -> str | None:
     """UUIDv5 id from the ID Contributing Properties, or ``None`` when the type has none
     (process, custom types) or none of them is present."""
@@ -221,17 +241,20 @@ def deterministic_sco_id(obj: dict[str, Any]) -> str | None:
     props = ID_CONTRIBUTING.get(t) if isinstance(t, str) else None
     if not props:
         return None
-    if len(props) == 1 or t in ("ipv4-addr", "domain-name", "url", "email-addr"):
+    if len(props) == 1:
         p = props[0]
         if p not in obj:
             return None
-        name = canonical_json({p: obj[p]})
+        v = obj[p]
+        if type(v) is str:
+            return _single_string_id(t, p, v)
+        name = canonical_json({p: v})
     else:
         data = _contributing(obj, props)
         if not data:
             return None
         name = canonical_json(data)
-    return f"{t}--{uuid.uuid5(SCO_NAMESPACE, name)}"
+    return f"{t}--{_uuid5(name)}"
 
 
 def sco_id(obj: dict[str, Any]) -> str:

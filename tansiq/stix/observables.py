@@ -7,8 +7,8 @@ import ipaddress
 import re
 from typing import Any
 
-from . import vocab
 from . import props as p
+from . import vocab
 from .schema import SCO_REQUIRED, TypeSpec, spec
 
 __all__ = ["OBSERVABLE_SPECS", "known_properties"]
@@ -31,7 +31,9 @@ def _refs(*types: str) -> p.Checker:
     return p.refs(types, " or ".join(types))
 
 
-def _sco(type_: str, specific: dict[str, p.Checker], required: tuple[str, ...] = (), **kw: Any) -> TypeSpec:
+def _sco(
+    type_: str, specific: dict[str, p.Checker], required: tuple[str, ...] = (), **kw: Any
+) -> TypeSpec:
     return spec(type_, "sco", specific, required, base_required=SCO_REQUIRED, **kw)
 
 
@@ -64,7 +66,12 @@ def _ipv6(o: dict[str, Any]) -> None:
     addr, _, prefix = value.partition("/")
     try:
         ipaddress.IPv6Address(addr)
-        ok = prefix == "" or (prefix.isdigit() and prefix.isascii() and int(prefix) <= 128 and prefix == str(int(prefix)))
+        ok = prefix == "" or (
+            prefix.isdigit()
+            and prefix.isascii()
+            and int(prefix) <= 128
+            and prefix == str(int(prefix))
+        )
     except ValueError:
         ok = False
     if not ok:
@@ -92,7 +99,9 @@ def _email_message(o: dict[str, Any]) -> None:
     if o["is_multipart"] is True and "body" in o:
         raise p.Bad("body must not be used when is_multipart is true (§6.6)", "body")
     if o["is_multipart"] is False and "body_multipart" in o:
-        raise p.Bad("body_multipart must not be used when is_multipart is false (§6.6)", "body_multipart")
+        raise p.Bad(
+            "body_multipart must not be used when is_multipart is false (§6.6)", "body_multipart"
+        )
 
 
 def _file(o: dict[str, Any]) -> None:
@@ -156,8 +165,12 @@ _HIVE_ABBREV_RE = re.compile(r"(?:HKLM|HKCC|HKCR|HKCU|HKU)(?:\\|$)", re.IGNORECA
 
 
 def _registry_key(o: dict[str, Any]) -> None:
-    if not any(n in o for n in ("key", "values", "modified_time", "creator_user_ref", "number_of_subkeys")):
-        raise p.Bad("a windows-registry-key object must have at least one of its specific properties (§6.17)")
+    if not any(
+        n in o for n in ("key", "values", "modified_time", "creator_user_ref", "number_of_subkeys")
+    ):
+        raise p.Bad(
+            "a windows-registry-key object must have at least one of its specific properties (§6.17)"
+        )
     key = o.get("key")
     if type(key) is str and _HIVE_ABBREV_RE.match(key):
         raise p.Bad("the hive must be fully expanded, e.g. HKEY_LOCAL_MACHINE (§6.17)", "key")
@@ -170,8 +183,14 @@ def _cpe(v: Any) -> None:
 
 # -- predefined extensions ------------------------------------------------------------------------
 
-_ADS = p.ObjSpec("alternate-data-stream", {"name": S, "hashes": H, "size": NN}, required=("name",))
-_NTFS = p.ObjSpec("ntfs-ext", {"sid": S, "alternate_data_streams": p.list_of(_ADS)}, at_least_one=("sid", "alternate_data_streams"))
+_ADS = p.ObjSpec(
+    "alternate-data-stream", {"name": S, "hashes": H, "size": NN}, required=("name",), custom=False
+)
+_NTFS = p.ObjSpec(
+    "ntfs-ext",
+    {"sid": S, "alternate_data_streams": p.list_of(_ADS)},
+    at_least_one=("sid", "alternate_data_streams"),
+)
 _RASTER = p.ObjSpec(
     "raster-image-ext",
     {
@@ -194,7 +213,9 @@ _PDF = p.ObjSpec(
     at_least_one=("version", "is_optimized", "document_info_dict", "pdfid0", "pdfid1"),
 )
 _ARCHIVE = p.ObjSpec(
-    "archive-ext", {"contains_refs": _refs("file", "directory"), "comment": S}, required=("contains_refs",)
+    "archive-ext",
+    {"contains_refs": _refs("file", "directory"), "comment": S},
+    required=("contains_refs",),
 )
 _OPTIONAL_HEADER_PROPS: dict[str, p.Checker] = {
     "magic_hex": HEX,
@@ -230,10 +251,15 @@ _OPTIONAL_HEADER_PROPS: dict[str, p.Checker] = {
     "hashes": H,
 }
 _OPTIONAL_HEADER = p.ObjSpec(
-    "windows-pe-optional-header", _OPTIONAL_HEADER_PROPS, at_least_one=tuple(_OPTIONAL_HEADER_PROPS)
+    "windows-pe-optional-header",
+    _OPTIONAL_HEADER_PROPS,
+    at_least_one=tuple(_OPTIONAL_HEADER_PROPS),
+    custom=False,
 )
 _SECTION = p.ObjSpec(
-    "windows-pe-section", {"name": S, "size": NN, "entropy": p.number(), "hashes": H}, required=("name",)
+    "windows-pe-section",
+    {"name": S, "size": NN, "entropy": p.number(), "hashes": H},
+    required=("name",),
 )
 _PE_PROPS: dict[str, p.Checker] = {
     "pe_type": S,
@@ -250,7 +276,10 @@ _PE_PROPS: dict[str, p.Checker] = {
     "sections": p.list_of(_SECTION),
 }
 _PE = p.ObjSpec(
-    "windows-pebinary-ext", _PE_PROPS, required=("pe_type",), at_least_one=tuple(k for k in _PE_PROPS if k != "pe_type")
+    "windows-pebinary-ext",
+    _PE_PROPS,
+    required=("pe_type",),
+    at_least_one=tuple(k for k in _PE_PROPS if k != "pe_type"),
 )
 _HTTP = p.ObjSpec(
     "http-request-ext",
@@ -264,7 +293,11 @@ _HTTP = p.ObjSpec(
     },
     required=("request_method", "request_value"),
 )
-_ICMP = p.ObjSpec("icmp-ext", {"icmp_type_hex": HEX, "icmp_code_hex": HEX}, required=("icmp_type_hex", "icmp_code_hex"))
+_ICMP = p.ObjSpec(
+    "icmp-ext",
+    {"icmp_type_hex": HEX, "icmp_code_hex": HEX},
+    required=("icmp_type_hex", "icmp_code_hex"),
+)
 _SOCKET = p.ObjSpec(
     "socket-ext",
     {
@@ -278,7 +311,11 @@ _SOCKET = p.ObjSpec(
     },
     required=("address_family",),
 )
-_TCP = p.ObjSpec("tcp-ext", {"src_flags_hex": HEX, "dst_flags_hex": HEX}, at_least_one=("src_flags_hex", "dst_flags_hex"))
+_TCP = p.ObjSpec(
+    "tcp-ext",
+    {"src_flags_hex": HEX, "dst_flags_hex": HEX},
+    at_least_one=("src_flags_hex", "dst_flags_hex"),
+)
 _WIN_PROCESS_PROPS: dict[str, p.Checker] = {
     "aslr_enabled": B,
     "dep_enabled": B,
@@ -288,7 +325,9 @@ _WIN_PROCESS_PROPS: dict[str, p.Checker] = {
     "startup_info": p.dictionary,
     "integrity_level": p.enum(vocab.WINDOWS_INTEGRITY_LEVEL, "windows-integrity-level-enum"),
 }
-_WIN_PROCESS = p.ObjSpec("windows-process-ext", _WIN_PROCESS_PROPS, at_least_one=tuple(_WIN_PROCESS_PROPS))
+_WIN_PROCESS = p.ObjSpec(
+    "windows-process-ext", _WIN_PROCESS_PROPS, at_least_one=tuple(_WIN_PROCESS_PROPS)
+)
 _WIN_SERVICE_PROPS: dict[str, p.Checker] = {
     "service_name": S,
     "descriptions": SL,
@@ -299,19 +338,34 @@ _WIN_SERVICE_PROPS: dict[str, p.Checker] = {
     "service_type": p.enum(vocab.WINDOWS_SERVICE_TYPE, "windows-service-type-enum"),
     "service_status": p.enum(vocab.WINDOWS_SERVICE_STATUS, "windows-service-status-enum"),
 }
-_WIN_SERVICE = p.ObjSpec("windows-service-ext", _WIN_SERVICE_PROPS, at_least_one=tuple(_WIN_SERVICE_PROPS))
+_WIN_SERVICE = p.ObjSpec(
+    "windows-service-ext", _WIN_SERVICE_PROPS, at_least_one=tuple(_WIN_SERVICE_PROPS)
+)
 _UNIX_ACCOUNT = p.ObjSpec(
-    "unix-account-ext", {"gid": INT, "groups": SL, "home_dir": S, "shell": S}, at_least_one=("gid", "groups", "home_dir", "shell")
+    "unix-account-ext",
+    {"gid": INT, "groups": SL, "home_dir": S, "shell": S},
+    at_least_one=("gid", "groups", "home_dir", "shell"),
 )
 _MIME_PART = p.ObjSpec(
     "email-mime-part",
-    {"body": S, "body_raw_ref": _ref("artifact", "file"), "content_type": S, "content_disposition": S},
+    {
+        "body": S,
+        "body_raw_ref": _ref("artifact", "file"),
+        "content_type": S,
+        "content_disposition": S,
+    },
     at_least_one=("body", "body_raw_ref"),
+    custom=False,
 )
 _REGISTRY_VALUE = p.ObjSpec(
     "windows-registry-value",
-    {"name": S, "data": S, "data_type": p.enum(vocab.WINDOWS_REGISTRY_DATATYPE, "windows-registry-datatype-enum")},
+    {
+        "name": S,
+        "data": S,
+        "data_type": p.enum(vocab.WINDOWS_REGISTRY_DATATYPE, "windows-registry-datatype-enum"),
+    },
     at_least_one=("name", "data", "data_type"),
+    custom=False,
 )
 _X509_EXT_PROPS: dict[str, p.Checker] = {
     k: S
@@ -334,7 +388,9 @@ _X509_EXT_PROPS: dict[str, p.Checker] = {
 }
 _X509_EXT_PROPS["private_key_usage_period_not_before"] = TS
 _X509_EXT_PROPS["private_key_usage_period_not_after"] = TS
-_X509_EXT = p.ObjSpec("x509-v3-extensions", _X509_EXT_PROPS, at_least_one=tuple(_X509_EXT_PROPS))
+_X509_EXT = p.ObjSpec(
+    "x509-v3-extensions", _X509_EXT_PROPS, at_least_one=tuple(_X509_EXT_PROPS), custom=False
+)
 
 _ADDR = ("ipv4-addr", "ipv6-addr", "mac-addr", "domain-name")
 
@@ -354,11 +410,26 @@ _SPECS = [
     _sco("autonomous-system", {"number": INT, "name": S, "rir": S}, ("number",)),
     _sco(
         "directory",
-        {"path": S, "path_enc": p.charset, "ctime": TS, "mtime": TS, "atime": TS, "contains_refs": _refs("file", "directory")},
+        {
+            "path": S,
+            "path_enc": p.charset,
+            "ctime": TS,
+            "mtime": TS,
+            "atime": TS,
+            "contains_refs": _refs("file", "directory"),
+        },
         ("path",),
     ),
-    _sco("domain-name", {"value": S, "resolves_to_refs": _refs("ipv4-addr", "ipv6-addr", "domain-name")}, ("value",)),
-    _sco("email-addr", {"value": S, "display_name": S, "belongs_to_ref": _ref("user-account")}, ("value",)),
+    _sco(
+        "domain-name",
+        {"value": S, "resolves_to_refs": _refs("ipv4-addr", "ipv6-addr", "domain-name")},
+        ("value",),
+    ),
+    _sco(
+        "email-addr",
+        {"value": S, "display_name": S, "belongs_to_ref": _ref("user-account")},
+        ("value",),
+    ),
     _sco(
         "email-message",
         {
@@ -408,13 +479,21 @@ _SPECS = [
     ),
     _sco(
         "ipv4-addr",
-        {"value": S, "resolves_to_refs": _refs("mac-addr"), "belongs_to_refs": _refs("autonomous-system")},
+        {
+            "value": S,
+            "resolves_to_refs": _refs("mac-addr"),
+            "belongs_to_refs": _refs("autonomous-system"),
+        },
         ("value",),
         extra=_ipv4,
     ),
     _sco(
         "ipv6-addr",
-        {"value": S, "resolves_to_refs": _refs("mac-addr"), "belongs_to_refs": _refs("autonomous-system")},
+        {
+            "value": S,
+            "resolves_to_refs": _refs("mac-addr"),
+            "belongs_to_refs": _refs("autonomous-system"),
+        },
         ("value",),
         extra=_ipv6,
     ),
@@ -444,7 +523,12 @@ _SPECS = [
         ("protocols",),
         order=(("end", "start", False),),
         extra=_network_traffic,
-        extensions={"http-request-ext": _HTTP, "icmp-ext": _ICMP, "socket-ext": _SOCKET, "tcp-ext": _TCP},
+        extensions={
+            "http-request-ext": _HTTP,
+            "icmp-ext": _ICMP,
+            "socket-ext": _SOCKET,
+            "tcp-ext": _TCP,
+        },
     ),
     _sco(
         "process",
@@ -535,4 +619,7 @@ OBSERVABLE_SPECS: dict[str, TypeSpec] = {s.type: s for s in _SPECS}
 
 def known_properties() -> dict[str, frozenset[str]]:
     """Property names of each SCO type (common ones included)."""
-    return {t: frozenset(s.props) | {"type", "id", "spec_version", "extensions"} for t, s in OBSERVABLE_SPECS.items()}
+    return {
+        t: frozenset(s.props) | {"type", "id", "spec_version", "extensions"}
+        for t, s in OBSERVABLE_SPECS.items()
+    }

@@ -26,7 +26,9 @@ _HASH_KEY_RE = re.compile(r"[a-zA-Z0-9_-]{3,250}")
 #: §3.1 + §11.1: lowercase ASCII, digits and '_', starting with a letter, 3-250 chars.
 PROPERTY_NAME_RE = re.compile(r"[a-z][a-z0-9_]{2,249}")
 _HEX_RE = re.compile(r"(?:[0-9a-fA-F]{2})+")
-_BIN_RE = re.compile(r"(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{4}|[A-Za-z0-9+/]{3}=|[A-Za-z0-9+/]{2}==)")
+_BIN_RE = re.compile(
+    r"(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{4}|[A-Za-z0-9+/]{3}=|[A-Za-z0-9+/]{2}==)"
+)
 
 #: Reserved property names (§3.8) that MUST NOT appear in STIX content.
 RESERVED_PROPERTIES = frozenset({"severity", "username", "phone_number", "action"})
@@ -56,7 +58,8 @@ def boolean(v: Any) -> None:
 
 def integer(lo: int = -MAX_INT, hi: int = MAX_INT) -> Checker:
     def check(v: Any) -> None:
-        if type(v) is not int:
+        # JSON has one number type: 5.0 is the integer 5 (both references agree).
+        if type(v) is not int and not (type(v) is float and v.is_integer()):
             raise Bad("must be an integer")
         if not lo <= v <= hi:
             raise Bad(f"must be an integer between {lo} and {hi}")
@@ -167,7 +170,10 @@ def dictionary(v: Any) -> None:
         raise Bad("must be a non-empty dictionary (§2.3)")
     for k, x in v.items():
         if _DICT_KEY_RE.fullmatch(k) is None:
-            raise Bad("dictionary keys must be 1-250 characters of a-z, A-Z, 0-9, '-', '_' (§2.3)", f".{k}")
+            raise Bad(
+                "dictionary keys must be 1-250 characters of a-z, A-Z, 0-9, '-', '_' (§2.3)",
+                f".{k}",
+            )
         _json_value(x, f".{k}")
 
 
@@ -216,7 +222,10 @@ def hashes(v: Any) -> None:
         raise Bad("must be a non-empty dictionary of hashes (§2.7)")
     for k, h in v.items():
         if _HASH_KEY_RE.fullmatch(k) is None:
-            raise Bad("hash algorithm names must be 3-250 characters of a-z, A-Z, 0-9, '-', '_' (§2.7)", f".{k}")
+            raise Bad(
+                "hash algorithm names must be 3-250 characters of a-z, A-Z, 0-9, '-', '_' (§2.7)",
+                f".{k}",
+            )
         if type(h) is not str:
             raise Bad("a hash value must be a string", f".{k}")
         fmt = HASH_FORMATS.get(k.upper().replace("-", "").replace("_", ""))
@@ -292,7 +301,12 @@ def refs(target: Target, what: str) -> Checker:
 
 
 class ObjSpec:
-    """A nested object type: known properties, required ones, and optional rules."""
+    """A nested object type: known properties, required ones, and optional rules.
+
+    Unknown keys follow the custom-property rules (§11.1) when ``custom`` is true (the
+    predefined extensions); in the data types (``custom=False``) they are left alone,
+    the specification saying nothing about them.
+    """
 
     __slots__ = ("name", "props", "required", "at_least_one", "extra", "custom")
 
@@ -326,7 +340,7 @@ class ObjSpec:
             try:
                 if chk is not None:
                     chk(x)
-                else:
+                elif self.custom:
                     custom_value(k, x)
             except Bad as e:
                 raise Bad(e.reason, f".{k}{e.path}") from None
@@ -337,7 +351,9 @@ class ObjSpec:
 def custom_value(name: str, v: Any) -> None:
     """A property this library does not define: custom-property rules (§11.1, §3.1, §3.8)."""
     if PROPERTY_NAME_RE.fullmatch(name) is None:
-        raise Bad("property names must be 3-250 characters of a-z, 0-9 and '_', starting with a letter (§3.1, §11.1)")
+        raise Bad(
+            "property names must be 3-250 characters of a-z, 0-9 and '_', starting with a letter (§3.1, §11.1)"
+        )
     if name in RESERVED_PROPERTIES:
         raise Bad("reserved property name, must not be used (§3.8)")
     if name.endswith("_hex"):
@@ -350,7 +366,9 @@ def custom_value(name: str, v: Any) -> None:
 
 def _extref_extra(v: dict[str, Any]) -> None:
     if "description" not in v and "url" not in v and "external_id" not in v:
-        raise Bad("an external reference needs description, url or external_id besides source_name (§2.5.2)")
+        raise Bad(
+            "an external reference needs description, url or external_id besides source_name (§2.5.2)"
+        )
 
 
 external_reference = ObjSpec(
@@ -364,6 +382,7 @@ external_reference = ObjSpec(
     },
     required=("source_name",),
     extra=_extref_extra,
+    custom=False,
 )
 external_references = list_of(external_reference)
 
@@ -371,6 +390,7 @@ kill_chain_phase = ObjSpec(
     "kill-chain-phase",
     {"kill_chain_name": string, "phase_name": string},
     required=("kill_chain_name", "phase_name"),
+    custom=False,
 )
 kill_chain_phases = list_of(kill_chain_phase)
 
@@ -391,6 +411,7 @@ granular_marking = ObjSpec(
     },
     required=("selectors",),
     extra=_granular_extra,
+    custom=False,
 )
 granular_markings = list_of(granular_marking)
 
@@ -416,5 +437,5 @@ def check_selectors(obj: dict[str, Any]) -> None:
                     continue
                 raise Bad(
                     f"selector {sel!r} does not select content present on the object (§7.2.3.1)",
-                    f"[{i}].selectors[{j}]",
+                    f"granular_markings[{i}].selectors[{j}]",
                 )

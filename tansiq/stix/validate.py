@@ -37,6 +37,7 @@ from ..errors import StixError
 from . import props as p
 from .domain import DOMAIN_SPECS, set_known_pattern_props
 from .ids import (
+    ID_CONTRIBUTING,
     SCO_TYPES,
     STIX20_TYPES,
     deterministic_sco_id,
@@ -64,8 +65,14 @@ def _fail(oid: str | None, prop: str | None, reason: str) -> StixError:
     return StixError(oid, prop or None, reason)
 
 
-def check_object(obj: Any) -> dict[str, Any]:
-    """Validate one STIX object at the MUST level and return it as STIX 2.1."""
+def check_object(obj: Any, *, strict_sco_ids: bool = True) -> dict[str, Any]:
+    """Validate one STIX object at the MUST level and return it as STIX 2.1.
+
+    ``strict_sco_ids``: a UUIDv5 SCO id must equal the deterministic id computed from
+    the ID Contributing Properties (the default, for deduplication). §3.4 lets
+    producers use other algorithms (e.g. OpenCTI derives file ids from hashes only);
+    pass False to accept any well-formed id on SCOs that have contributing properties.
+    """
     if type(obj) is not dict:
         raise StixError(None, None, "a STIX object must be a JSON object")
     raw_id = obj.get("id")
@@ -112,7 +119,9 @@ def check_object(obj: Any) -> dict[str, Any]:
         if it is None:
             raise _fail(oid, "id", "must be an identifier <type>--<RFC 4122 UUID> (§2.9)")
         if it != t:
-            raise _fail(oid, "id", f"the identifier prefix {it!r} must be the object type {t!r} (§2.9)")
+            raise _fail(
+                oid, "id", f"the identifier prefix {it!r} must be the object type {t!r} (§2.9)"
+            )
 
     # required properties
     missing = spec.required - obj.keys()
@@ -152,13 +161,10 @@ def check_object(obj: Any) -> dict[str, Any]:
         if "granular_markings" in obj:
             p.check_selectors(obj)
     except p.Bad as e:
-        path = e.path
-        if path.startswith("[") and "granular_markings" in obj and "selectors" in path:
-            path = "granular_markings" + path
-        raise _fail(oid, path, e.reason) from None
+        raise _fail(oid, e.path, e.reason) from None
 
     if sco:
-        obj = _check_sco_id(obj, oid, t)
+        obj = _check_sco_id(obj, oid, t, strict_sco_ids)
     return obj
 
 
@@ -171,10 +177,15 @@ def _check_extensions(ext: Any, spec: TypeSpec) -> None:
             raise p.Bad("an extension must be a non-empty object (§3.2)", path)
         etype = body.get("extension_type")
         if etype is not None and etype not in EXTENSION_TYPE:
-            raise p.Bad("must be a value of the extension-type-enum enumeration (§10.5)", path + ".extension_type")
+            raise p.Bad(
+                "must be a value of the extension-type-enum enumeration (§10.5)",
+                path + ".extension_type",
+            )
         if name.startswith(_EXTDEF_PREFIX):
             if id_type(name) != "extension-definition":
-                raise p.Bad("extension keys must be extension-definition identifiers or '-ext' names", path)
+                raise p.Bad(
+                    "extension keys must be extension-definition identifiers or '-ext' names", path
+                )
             if etype is None:
                 raise p.Bad("required property is missing (§3.2, §7.3)", path + ".extension_type")
             objspec = None
@@ -195,20 +206,28 @@ def _check_extensions(ext: Any, spec: TypeSpec) -> None:
                 raise p.Bad(e.reason, path + e.path) from None
         else:
             for k, v in body.items():
-                if k != "extension_type":
+                # "id" inside an extension: accepted as by stix2-validator; OpenCTI's
+                # property extension carries one (§7.3.2.1 asks for 3+ characters).
+                if k != "extension_type" and k != "id":
                     try:
                         p.custom_value(k, v)
                     except p.Bad as e:
                         raise p.Bad(e.reason, f"{path}.{k}{e.path}") from None
 
 
-def _check_sco_id(obj: dict[str, Any], oid: str | None, t: str) -> dict[str, Any]:
+def _check_sco_id(obj: dict[str, Any], oid: str | None, t: str, strict: bool) -> dict[str, Any]:
     if oid is None:
         obj = dict(obj)
         obj["id"] = sco_id(obj)
         return obj
-    det = deterministic_sco_id(obj)
     version = uuid_version(oid)
+    if (
+        not strict
+        and version != 4
+        and (t not in SCO_TYPES or any(k in obj for k in ID_CONTRIBUTING[t]))
+    ):
+        return obj
+    det = deterministic_sco_id(obj)
     if det is None:
         if t in SCO_TYPES and version != 4:
             raise _fail(

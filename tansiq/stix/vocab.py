@@ -29,7 +29,16 @@ EXTENSION_TYPE = frozenset(
     {"new-sdo", "new-sco", "new-sro", "property-extension", "toplevel-property-extension"}
 )
 SOCKET_ADDRESS_FAMILY = frozenset(
-    {"AF_UNSPEC", "AF_INET", "AF_IPX", "AF_APPLETALK", "AF_NETBIOS", "AF_INET6", "AF_IRDA", "AF_BTH"}
+    {
+        "AF_UNSPEC",
+        "AF_INET",
+        "AF_IPX",
+        "AF_APPLETALK",
+        "AF_NETBIOS",
+        "AF_INET6",
+        "AF_IRDA",
+        "AF_BTH",
+    }
 )
 SOCKET_TYPE = frozenset({"SOCK_STREAM", "SOCK_DGRAM", "SOCK_RAW", "SOCK_RDM", "SOCK_SEQPACKET"})
 OPINION = frozenset({"strongly-disagree", "disagree", "neutral", "agree", "strongly-agree"})
@@ -81,9 +90,11 @@ WINDOWS_SERVICE_STATUS = frozenset(
     }
 )
 
-# RFC 5646 §2.1 language tag (langtag | privateuse | grandfathered), case-insensitive.
+# RFC 5646 §2.1 language tag (langtag | privateuse | grandfathered), case-insensitive. The
+# primary language subtag is 2-3 letters: 4 letters are reserved and no 5-8 letter subtag
+# is registered (§2.2.1), so e.g. "english" is refused.
 _LANGTAG = r"""
-    (?:[a-z]{2,3}(?:-[a-z]{3}){0,3}|[a-z]{4}|[a-z]{5,8})   # language (+ extlang)
+    [a-z]{2,3}(?:-[a-z]{3}){0,3}                            # language (+ extlang)
     (?:-[a-z]{4})?                                          # script
     (?:-(?:[a-z]{2}|[0-9]{3}))?                             # region
     (?:-(?:[a-z0-9]{5,8}|[0-9][a-z0-9]{3}))*                # variants
@@ -115,9 +126,7 @@ def is_charset_name(s: str) -> bool:
 # CPE 2.3 formatted string binding (NIST IR 7695 §6.2).
 _CPE_VALUE = r"(?:\*|-|[*?]*(?:[A-Za-z0-9._-]|\\[\\*?!\"#$%&'()+,/:;<=>@\[\]^`{|}~])+[*?]*)"
 _CPE_LANG = r"(?:\*|-|[A-Za-z]{2,3}(?:-(?:[A-Za-z]{2}|[0-9]{3}))?)"
-_CPE_RE = re.compile(
-    rf"cpe:2\.3:[aho*-](?::{_CPE_VALUE}){{5}}:{_CPE_LANG}(?::{_CPE_VALUE}){{4}}"
-)
+_CPE_RE = re.compile(rf"cpe:2\.3:[aho*-](?::{_CPE_VALUE}){{5}}:{_CPE_LANG}(?::{_CPE_VALUE}){{4}}")
 
 
 def is_cpe23(s: str) -> bool:

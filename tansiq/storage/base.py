@@ -207,10 +207,14 @@ class WriteResult:
 
 @dataclass(frozen=True)
 class NewVersion:
-    """One validated object ready to be written (produced by the ingest layer)."""
+    """One validated object ready to be written (produced by the ingest layer).
 
-    obj: dict[str, Any]
-    json: bytes  # canonical stored bytes (orjson dumps of obj)
+    ``obj`` may be dropped (None) once ``hash`` is computed, e.g. when versions cross a
+    process boundary during a parallel import.
+    """
+
+    obj: dict[str, Any] | None
+    json: bytes  # stored bytes (orjson dumps of obj)
     id: str
     type: str
     version: str | None  # None for objects without created/modified (SCOs)
@@ -218,6 +222,7 @@ class NewVersion:
     created_by: str | None
     markings: tuple[str, ...]
     index: int = 0
+    hash: bytes = b""  # storage.identity.body_hash(obj); computed by the store when empty
 
 
 @dataclass(frozen=True)

@@ -8,8 +8,6 @@ sharing one file agree).
 
 from __future__ import annotations
 
-import hashlib
-import re
 import secrets
 import sqlite3
 import threading
@@ -22,6 +20,7 @@ from typing import Any
 import orjson
 
 from tansiq.clock import MonotonicClock, now_text
+from tansiq.storage.identity import body_hash
 from tansiq.stix.timestamps import compare_key
 from tansiq.errors import ConfigurationError, InvalidInput
 from tansiq.storage.base import (
@@ -47,21 +46,6 @@ _OBJ_COLUMNS = (
     "json, writer_user_id, writer_org_id, peer"
 )
 _MAX_VARS = 500
-
-
-_TS_BYTES = re.compile(rb'"(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)(?:\.(\d+))?Z"')
-
-
-def _normal_ts(m: re.Match[bytes]) -> bytes:
-    frac = (m.group(2) or b"").rstrip(b"0")
-    return b'"' + m.group(1) + (b"." + frac if frac else b"") + b'Z"'
-
-
-def body_hash(obj: dict[str, Any]) -> bytes:
-    """Hash of an object's content, independent of key order and of how precisely its
-    timestamps are printed (``...00Z`` and ``...00.000Z`` are the same instant)."""
-    canonical = _TS_BYTES.sub(_normal_ts, orjson.dumps(obj, option=orjson.OPT_SORT_KEYS))
-    return hashlib.sha256(canonical).digest()[:16]
 
 
 def _row_to_version(r: sqlite3.Row | tuple[Any, ...]) -> StoredVersion:
@@ -125,6 +109,7 @@ class SQLiteStore:
         conn.execute("PRAGMA busy_timeout=30000")
         conn.execute("PRAGMA cache_size=-16000")
         conn.execute("PRAGMA temp_store=MEMORY")
+        conn.execute("PRAGMA wal_autocheckpoint=8000")
         with self._conns_lock:
             self._conns.append(conn)
         return conn
@@ -465,7 +450,7 @@ class SQLiteStore:
         peer: str | None = None,
     ) -> list[WriteResult]:
         results: list[WriteResult] = []
-        for chunk in chunked(versions, 2000):
+        for chunk in chunked(versions, 20000):
             results.extend(self._write_chunk(collection_id, chunk, writer, peer))
         return results
 
@@ -504,7 +489,7 @@ class SQLiteStore:
             stamps = self._clock.next_block(len(chunk))
             now = stamps[0] if stamps else now_text()
             for nv, stamp in zip(chunk, stamps, strict=True):
-                h = body_hash(nv.obj)
+                h = nv.hash or body_hash(nv.obj or {})
                 versions_of = known.setdefault(nv.id, {})
                 if nv.version is None:
                     same = next((v[4] for v in versions_of.values() if v[0] == h), None)

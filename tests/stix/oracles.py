@@ -18,7 +18,8 @@ ICS_ATTACK = os.path.join(SHARED_DATA, "ics-attack-18.1.json")
 
 # MUST level only: every SHOULD check is disabled, and warnings never make is_valid False.
 _OPTS = {
-    v: ValidationOptions(version=v, strict=False, silent=True, disabled="all") for v in ("2.0", "2.1")
+    v: ValidationOptions(version=v, strict=False, silent=True, disabled="all")
+    for v in ("2.0", "2.1")
 }
 
 

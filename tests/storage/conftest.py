@@ -207,14 +207,18 @@ def query_all(store: Store, query: Query) -> list[StoredVersion]:
 
     rows: list[StoredVersion] = []
     q = query
-    for _ in range(1_000_000):
+    for _ in range(MAX_PAGES):
         page = store.query(q)
         rows.extend(page.rows)
         if not page.more:
             return rows
         assert page.next_position is not None
+        assert q.after is None or page.next_position > q.after, "paging does not advance"
         q = replace(q, after=page.next_position)
     raise AssertionError("paging does not end")
+
+
+MAX_PAGES = 20_000  # more than any test needs; a pager that loops fails instead of hanging
 
 
 def add_org(store: Store, name: str | None = None) -> Organisation:

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
+from fractions import Fraction
 from typing import Any
 
 import orjson
@@ -27,20 +28,46 @@ from hypothesis.stateful import (
     run_state_machine_as_test,
 )
 
-from tansiq.stix.timestamps import timestamp_key
 from tansiq.storage.base import Query, VersionFilter
 
 from .conftest import ALL, FIRST, FIRST_LAST, LAST, World, new_version, query_all, sco, sdo, sid
 
+
+@dataclass(frozen=True, order=True)
+class Instant:
+    """A point in time with any sub-second precision: whole seconds + exact fraction."""
+
+    seconds: datetime
+    fraction: Fraction
+
+    @classmethod
+    def of(cls, base: str, digits: str = "") -> Instant:
+        whole = datetime.strptime(base, "%Y-%m-%dT%H:%M:%S").replace(tzinfo=UTC)
+        return cls(whole, Fraction(int(digits or "0"), 10 ** len(digits)))
+
+    def text(self, digits: int) -> str:
+        """Printed with ``digits`` fraction digits, or as few more as it needs."""
+        frac = ""
+        rest = self.fraction
+        while rest or len(frac) < digits:
+            rest *= 10
+            frac += str(int(rest))
+            rest -= int(rest)
+        base = self.seconds.strftime("%Y-%m-%dT%H:%M:%S")
+        return f"{base}.{frac}Z" if frac else f"{base}Z"
+
+
 INSTANTS = [
-    datetime(2020, 1, 1, 0, 0, 0, tzinfo=UTC),
-    datetime(2020, 1, 1, 0, 0, 0, 120000, tzinfo=UTC),
-    datetime(2020, 1, 1, 0, 0, 0, 500000, tzinfo=UTC),
-    datetime(2020, 1, 1, 0, 0, 1, tzinfo=UTC),
-    datetime(2020, 3, 1, 12, 30, 0, 123456, tzinfo=UTC),
-    datetime(2021, 1, 1, tzinfo=UTC),
+    Instant.of("2020-01-01T00:00:00"),
+    Instant.of("2020-01-01T00:00:00", "12"),
+    Instant.of("2020-01-01T00:00:00", "5"),
+    Instant.of("2020-01-01T00:00:01"),
+    Instant.of("2020-03-01T12:30:00", "123456"),
+    Instant.of("2020-03-01T12:30:00", "1234567"),  # 100 ns later: another version
+    Instant.of("2020-03-01T12:30:00", "12345671"),
+    Instant.of("2021-01-01T00:00:00"),
 ]
-DIGITS = [0, 1, 2, 3, 6, 9]  # fraction digits to print (at least as many as needed)
+DIGITS = [0, 1, 2, 3, 6, 9, 12]  # fraction digits to print (at least as many as needed)
 NAMES = ["alpha", "beta", "gamma"]
 VALUES = ["198.51.100.1", "198.51.100.2", "198.51.100.3"]
 SDO_TYPES = ["indicator", "malware", "indicator"]
@@ -48,12 +75,8 @@ N_SCO = 2
 FILTERS = {"first": FIRST, "last": LAST, "first,last": FIRST_LAST, "all": ALL}
 
 
-def stix_time(dt: datetime, digits: int) -> str:
-    """``dt`` printed with ``digits`` fraction digits, or as few more as are needed."""
-    frac = f"{dt.microsecond:06d}000"
-    digits = max(digits, len(frac.rstrip("0")))
-    base = dt.strftime("%Y-%m-%dT%H:%M:%S")
-    return f"{base}.{frac[:digits]}Z" if digits else f"{base}Z"
+def stix_time(instant: Instant, digits: int) -> str:
+    return instant.text(digits)
 
 
 def shuffled(obj: dict[str, Any]) -> dict[str, Any]:
@@ -66,7 +89,7 @@ class Row:
     sco: bool
     content: str  # name (SDO) or value (SCO)
     json: bytes
-    instant: datetime | None = None  # SDO only
+    instant: Instant | None = None  # SDO only
     version: str | None = None  # SDO: text as first posted; SCO: its date_added
     seq: int | None = None
     date_added: str | None = None
@@ -217,9 +240,7 @@ def machine_for(world: World) -> type[RuleBasedStateMachine]:
             coll = self.colls[c]
             oid = (self.sdo_ids + self.sco_ids)[k]
             if how == "exact":
-                vf = VersionFilter(
-                    last=False, exact=(timestamp_key(stix_time(INSTANTS[t], digits)),)
-                )
+                vf = VersionFilter(last=False, exact=(stix_time(INSTANTS[t], digits),))
                 doomed = [r for r in coll.versions_of(oid) if r.instant == INSTANTS[t]]
             else:
                 vf = FILTERS[how]
@@ -238,7 +259,7 @@ def machine_for(world: World) -> type[RuleBasedStateMachine]:
         def exact_versions(self, c: int, t: list[int], digits: int, also: str) -> None:
             coll = self.colls[c]
             instants = {INSTANTS[i] for i in t}
-            keys = tuple(timestamp_key(stix_time(INSTANTS[i], digits)) for i in t)
+            keys = tuple(stix_time(INSTANTS[i], digits) for i in t)
             vf = VersionFilter(first=also == "first", last=also == "last", exact=keys)
             ends = {id(r) for r in coll.select(also)} if also else set()
             want = [r.seq for r in coll.rows if r.instant in instants or id(r) in ends]
@@ -253,9 +274,7 @@ def machine_for(world: World) -> type[RuleBasedStateMachine]:
                 return
             row = scos[pick % len(scos)]
             assert row.version is not None
-            got = world.query(
-                coll.id, versions=VersionFilter(last=False, exact=(timestamp_key(row.version),))
-            )
+            got = world.query(coll.id, versions=VersionFilter(last=False, exact=(row.version,)))
             assert [r.seq for r in got] == [row.seq]
 
         @rule(
@@ -272,10 +291,13 @@ def machine_for(world: World) -> type[RuleBasedStateMachine]:
                 page = world.store.query(q)
                 assert len(page.rows) <= limit
                 seqs.extend(r.seq for r in page.rows)
+                assert len(seqs) <= len(coll.rows)
                 if not page.more:
                     assert page.next_position is None
                     break
                 assert len(page.rows) == limit
+                assert page.next_position is not None
+                assert q.after is None or page.next_position > q.after
                 q = replace(q, after=page.next_position)
             want = [r.seq for r in coll.select(how) if not types or r.id.split("--")[0] in types]
             assert seqs == want

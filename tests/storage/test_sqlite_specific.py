@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import sqlite3
 import threading
 from collections.abc import Iterator
@@ -203,7 +204,8 @@ def test_readers_during_a_writer(sqlite_world: World, db: Path) -> None:
                 seen_counts.append(store.count_versions(world.collection_id))
                 with lock:
                     passes.append(walk)
-                walked = [r.seq for r in store.iter_versions(world.collection_id, batch=limit)]
+                walk = store.iter_versions(world.collection_id, batch=limit)
+                walked = [r.seq for r in itertools.islice(walk, 5000)]
                 with lock:
                     passes.append(walked)
             with lock:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import orjson
 import pytest
 
-from tansiq.stix.timestamps import timestamp_key
 from tansiq.storage.base import Query, VersionFilter
 
 from .conftest import ALL, FIRST, FIRST_LAST, LAST, World, exact, new_version, sco, sdo, sid
@@ -45,7 +44,7 @@ def test_all(three: tuple[World, str, str]) -> None:
     world, a, b = three
     assert versions(world.query(versions=ALL)) == [(a, T1), (b, T2), (a, T2), (a, T3)]
     # all wins over everything else it is combined with
-    combined = VersionFilter(first=True, last=True, all=True, exact=(timestamp_key(T2),))
+    combined = VersionFilter(first=True, last=True, all=True, exact=(T2,))
     assert versions(world.query(versions=combined)) == [(a, T1), (b, T2), (a, T2), (a, T3)]
 
 
@@ -57,19 +56,19 @@ def test_first_and_last_returns_each_row_once(three: tuple[World, str, str]) -> 
 
 def test_exact(three: tuple[World, str, str]) -> None:
     world, a, b = three
-    assert versions(world.query(versions=exact(timestamp_key(T2)))) == [(b, T2), (a, T2)]
-    assert versions(world.query(versions=exact(timestamp_key(T1), timestamp_key(T3)))) == [
+    assert versions(world.query(versions=exact(T2))) == [(b, T2), (a, T2)]
+    assert versions(world.query(versions=exact(T1, T3))) == [
         (a, T1),
         (a, T3),
     ]
-    assert world.query(versions=exact(timestamp_key(T4))) == []
+    assert world.query(versions=exact(T4)) == []
 
 
 def test_exact_with_first_and_last(three: tuple[World, str, str]) -> None:
     world, a, b = three
-    last_and_t2 = VersionFilter(last=True, exact=(timestamp_key(T2),))
+    last_and_t2 = VersionFilter(last=True, exact=(T2,))
     assert versions(world.query(versions=last_and_t2)) == [(b, T2), (a, T2), (a, T3)]
-    first_and_t3 = VersionFilter(first=True, last=False, exact=(timestamp_key(T3),))
+    first_and_t3 = VersionFilter(first=True, last=False, exact=(T3,))
     assert versions(world.query(versions=first_and_t3)) == [(a, T1), (b, T2), (a, T3)]
 
 
@@ -82,14 +81,20 @@ def test_empty_filter_means_last(three: tuple[World, str, str]) -> None:
 def test_exact_matches_any_precision_of_the_same_instant(world: World) -> None:
     a = sid("indicator")
     world.write([sdo(a, "2020-01-01T00:00:00Z"), sdo(a, "2020-01-01T00:00:00.5Z")])
-    for text in ("2020-01-01T00:00:00Z", "2020-01-01T00:00:00.000Z", "2020-01-01T00:00:00.000000Z"):
-        assert versions(world.query(versions=exact(timestamp_key(text)))) == [
-            (a, "2020-01-01T00:00:00Z")
-        ]
-    for text in ("2020-01-01T00:00:00.5Z", "2020-01-01T00:00:00.500Z"):
-        assert versions(world.query(versions=exact(timestamp_key(text)))) == [
-            (a, "2020-01-01T00:00:00.5Z")
-        ]
+    for text in (
+        "2020-01-01T00:00:00Z",
+        "2020-01-01T00:00:00.0Z",
+        "2020-01-01T00:00:00.000Z",
+        "2020-01-01T00:00:00.000000Z",
+        "2020-01-01T00:00:00.000000000Z",
+    ):
+        assert versions(world.query(versions=exact(text))) == [(a, "2020-01-01T00:00:00Z")]
+    for text in (
+        "2020-01-01T00:00:00.5Z",
+        "2020-01-01T00:00:00.500Z",
+        "2020-01-01T00:00:00.5000000Z",
+    ):
+        assert versions(world.query(versions=exact(text))) == [(a, "2020-01-01T00:00:00.5Z")]
 
 
 def test_versions_ordered_by_instant_not_by_text(world: World) -> None:
@@ -101,6 +106,35 @@ def test_versions_ordered_by_instant_not_by_text(world: World) -> None:
     world.write([sdo(a, "2020-01-01T00:00:00.05Z")])
     assert [r.version for r in world.query(versions=FIRST)] == ["2020-01-01T00:00:00Z"]
     assert [r.version for r in world.query()] == ["2020-01-01T00:00:01Z"]
+
+
+def test_sub_microsecond_versions_are_kept_apart(world: World) -> None:
+    """Versions 100 ns apart are distinct: exact, first and last see the difference."""
+    a = sid("indicator")
+    t6, t7, t8 = (
+        "2020-01-01T00:00:00.123456Z",
+        "2020-01-01T00:00:00.1234567Z",
+        "2020-01-01T00:00:00.12345671Z",
+    )
+    for t in (t7, t8, t6):
+        assert [r.outcome for r in world.write([sdo(a, t, name=t)])] == ["added"]
+    assert [r.version for r in world.query(versions=FIRST)] == [t6]
+    assert [r.version for r in world.query()] == [t8]
+    assert [r.version for r in world.query(versions=exact(t7))] == [t7]
+    assert [r.version for r in world.query(versions=exact("2020-01-01T00:00:00.123456700Z"))] == [
+        t7
+    ]
+    assert [r.version for r in world.query(versions=exact("2020-01-01T00:00:00.123456000Z"))] == [
+        t6
+    ]
+    assert world.query(versions=exact("2020-01-01T00:00:00.1234568Z")) == []
+    # a different body under one of them is still a conflict; the same body is unchanged
+    assert [r.outcome for r in world.write([sdo(a, t7, name="other")])] == ["conflict"]
+    assert [r.outcome for r in world.write([sdo(a, "2020-01-01T00:00:00.12345670Z", name=t7)])] == [
+        "unchanged"
+    ]
+    assert world.store.delete_object(world.collection_id, a, exact(t8)) == 1
+    assert [r.version for r in world.query()] == [t7]
 
 
 # --------------------------------------------------------------------------- arrival order
@@ -199,16 +233,11 @@ def test_delete_first_and_last(four: tuple[World, str, str]) -> None:
 
 def test_delete_exact_middle_and_then_the_extremes(four: tuple[World, str, str]) -> None:
     world, a, _ = four
-    assert world.store.delete_object(world.collection_id, a, exact(timestamp_key(T2))) == 1
+    assert world.store.delete_object(world.collection_id, a, exact(T2)) == 1
     assert remaining(world, a) == [T1, T3, T4]
     assert [r.version for r in world.query(ids=(a,), versions=FIRST)] == [T1]
     assert [r.version for r in world.query(ids=(a,))] == [T4]
-    assert (
-        world.store.delete_object(
-            world.collection_id, a, exact(timestamp_key(T1), timestamp_key(T4))
-        )
-        == 2
-    )
+    assert world.store.delete_object(world.collection_id, a, exact(T1, T4)) == 2
     assert remaining(world, a) == [T3]
     assert [r.version for r in world.query(ids=(a,), versions=FIRST)] == [T3]
     assert [r.version for r in world.query(ids=(a,))] == [T3]
@@ -216,7 +245,7 @@ def test_delete_exact_middle_and_then_the_extremes(four: tuple[World, str, str])
 
 def test_delete_exact_in_another_precision(four: tuple[World, str, str]) -> None:
     world, a, _ = four
-    key = timestamp_key("2021-03-01T00:00:00Z")
+    key = "2021-03-01T00:00:00Z"
     assert world.store.delete_object(world.collection_id, a, exact(key)) == 1
     assert remaining(world, a) == [T1, T2, T4]
 
@@ -237,12 +266,7 @@ def test_delete_all_and_nothing_left(four: tuple[World, str, str]) -> None:
 def test_delete_unknown_object_or_version_is_zero(four: tuple[World, str, str]) -> None:
     world, a, _ = four
     assert world.store.delete_object(world.collection_id, sid("indicator"), ALL) == 0
-    assert (
-        world.store.delete_object(
-            world.collection_id, a, exact(timestamp_key("2021-04-01T00:00:01.000Z"))
-        )
-        == 0
-    )
+    assert world.store.delete_object(world.collection_id, a, exact("2021-04-01T00:00:01.000Z")) == 0
     assert world.store.count_versions(world.collection_id) == 6
 
 
@@ -295,8 +319,5 @@ def test_delete_sco_versions(world: World) -> None:
     rows = world.rows()
     assert world.store.delete_object(world.collection_id, oid, LAST) == 1
     assert [r.seq for r in world.query()] == [rows[1].seq]
-    assert (
-        world.store.delete_object(world.collection_id, oid, exact(timestamp_key(rows[0].version)))
-        == 1
-    )
+    assert world.store.delete_object(world.collection_id, oid, exact(rows[0].version)) == 1
     assert [r.seq for r in world.query(versions=FIRST_LAST)] == [rows[1].seq]

@@ -142,5 +142,6 @@ TINY_LIMIT = 4096
 @pytest.fixture
 def tiny(world: World) -> str:
     """A collection "tiny" in API root "tiny" whose max_content_length is 4096 octets."""
-    world.store.add_api_root(ApiRoot("tiny", "Tiny root", max_content_length=TINY_LIMIT))
+    if world.store.get_api_root("tiny") is None:
+        world.store.add_api_root(ApiRoot("tiny", "Tiny root", max_content_length=TINY_LIMIT))
     return add_collection(world, "tiny", read=["Alpha CERT"], api_root="tiny")

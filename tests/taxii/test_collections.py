@@ -116,7 +116,9 @@ def test_get_one_collection(
     assert r.json() == resource(world, alias, can_read, can_write)
 
 
-@pytest.mark.parametrize(("user", "alias"), [("bob", "alpha-only"), ("bob", "write-only"), ("rita", "write-only")])
+@pytest.mark.parametrize(
+    ("user", "alias"), [("bob", "alpha-only"), ("bob", "write-only"), ("rita", "write-only")]
+)
 def test_collection_not_granted_at_all_is_404(api: ApiFactory, user: str, alias: str) -> None:
     client = api(user)
     assert_error(client.get(client.coll(alias)), 404)

@@ -80,9 +80,12 @@ def test_match_type_objects_bodies(alice: Api, data: Data) -> None:
 
 
 @pytest.mark.parametrize(
-    "stix_type", ["x509-certificate", "course-of-action", "marking-definition", "x-acme-widget", "grouping"]
+    "stix_type",
+    ["x509-certificate", "course-of-action", "marking-definition", "x-acme-widget", "grouping"],
 )
-def test_match_type_on_absent_stix_types_is_no_error(alice: Api, data: Data, stix_type: str) -> None:
+def test_match_type_on_absent_stix_types_is_no_error(
+    alice: Api, data: Data, stix_type: str
+) -> None:
     # section 3.4.1: requests for STIX 2.1 types MUST NOT be an error due to an invalid type
     r = alice.get(alice.objects_path("shared"), {"match[type]": stix_type})
     assert r.status_code == 200
@@ -138,7 +141,9 @@ def test_match_version_exact_timestamps(alice: Api, data: Data) -> None:
     exact = f"{data.m1['modified']},{data.i2['modified']}"
     got = alice.objects("shared", {"match[version]": exact})
     # m1 (created == ts(0)) shares its modified with every version-1 object built at ts(0)
-    expected = [o for o in data.all if o.get("modified") in (data.m1["modified"], data.i2["modified"])]
+    expected = [
+        o for o in data.all if o.get("modified") in (data.m1["modified"], data.i2["modified"])
+    ]
     assert got == expected
     # keywords and exact values together
     got = alice.objects(
@@ -177,7 +182,9 @@ def test_added_after_is_strictly_after(alice: Api, data: Data, endpoint: str) ->
     recs = alice.manifest("shared", {"match[version]": "all"})
     assert ids(recs) == ids(data.all)
     for k in (0, 3, 7):
-        got = listing(alice, endpoint, {"added_after": recs[k]["date_added"], "match[version]": "all"})
+        got = listing(
+            alice, endpoint, {"added_after": recs[k]["date_added"], "match[version]": "all"}
+        )
         assert ids(got) == ids(data.all[k + 1 :]), k
     last = recs[-1]["date_added"]
     assert listing(alice, endpoint, {"added_after": last}) == []
@@ -324,7 +331,10 @@ def test_malformed_filter_on_versions_is_400(alice: Api, name: str, value: str) 
 # request"; match[version]: "each keyword ... MUST NOT occur more than once" and "all
 # MUST NOT be used with any other version parameter".
 REPEATED: list[list[tuple[str, str]]] = [
-    [("added_after", "2021-01-01T00:00:00.000000Z"), ("added_after", "2022-01-01T00:00:00.000000Z")],
+    [
+        ("added_after", "2021-01-01T00:00:00.000000Z"),
+        ("added_after", "2022-01-01T00:00:00.000000Z"),
+    ],
     [("limit", "5"), ("limit", "6")],
     [("match[type]", "malware"), ("match[type]", "indicator")],
     [("match[id]", f"malware--{UUID}"), ("match[id]", f"indicator--{UUID}")],

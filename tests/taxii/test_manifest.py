@@ -32,7 +32,11 @@ def test_empty_manifest(alice: Api) -> None:
 
 def test_manifest_records(alice: Api) -> None:
     before = datetime.now(UTC) - timedelta(seconds=1)
-    objs = [sdo("malware"), sdo("indicator", modified="2022-02-02T02:02:02.222Z"), ipv4("192.0.2.5")]
+    objs = [
+        sdo("malware"),
+        sdo("indicator", modified="2022-02-02T02:02:02.222Z"),
+        ipv4("192.0.2.5"),
+    ]
     status = alice.add("shared", objs)
     after = datetime.now(UTC) + timedelta(seconds=1)
     r = alice.get(alice.manifest_path("shared"))
@@ -43,7 +47,11 @@ def test_manifest_records(alice: Api) -> None:
     recs = body["objects"]
     assert [rec["id"] for rec in recs] == [o["id"] for o in objs]
     sco_version = status["successes"][2]["version"]
-    assert [rec["version"] for rec in recs] == [objs[0]["modified"], objs[1]["modified"], sco_version]
+    assert [rec["version"] for rec in recs] == [
+        objs[0]["modified"],
+        objs[1]["modified"],
+        sco_version,
+    ]
     collection = alice.get(alice.coll("shared")).json()
     for rec in recs:
         assert set(rec) == {"id", "date_added", "version", "media_type"}
@@ -107,7 +115,9 @@ def test_manifest_of_write_only_collection_is_403(alice: Api) -> None:
     assert_error(alice.get(alice.manifest_path("write-only")), 403)
 
 
-@pytest.mark.parametrize(("user", "alias"), [("bob", "alpha-only"), ("bob", "write-only"), ("rita", "write-only")])
+@pytest.mark.parametrize(
+    ("user", "alias"), [("bob", "alpha-only"), ("bob", "write-only"), ("rita", "write-only")]
+)
 def test_manifest_of_collection_not_granted_is_404(api: ApiFactory, user: str, alias: str) -> None:
     client = api(user)
     assert_error(client.get(client.manifest_path(alias)), 404)

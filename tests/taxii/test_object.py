@@ -75,16 +75,6 @@ def test_get_object_version_filters(alice: Api, match: str, picked: list[int]) -
     )
 
 
-def test_get_object_exact_version_that_does_not_exist_is_an_empty_envelope(alice: Api) -> None:
-    versions = three_versions(alice)
-    r = alice.get(
-        alice.object_path("shared", versions[0]["id"]),
-        {"match[version]": "1999-01-01T00:00:00.000Z"},
-    )
-    assert r.status_code == 200
-    assert r.json() == {"more": False}
-
-
 def test_get_object_pages_through_versions(alice: Api) -> None:
     versions = three_versions(alice)
     path = alice.object_path("shared", versions[0]["id"])
@@ -188,6 +178,15 @@ def test_delete_exact_version(alice: Api) -> None:
     assert got.json()["objects"] == [v1, v3]
 
 
+def test_deleted_version_is_404_afterwards(alice: Api) -> None:
+    """Section 5.7: after a 200 to DELETE, fetching that object/version MUST be 404."""
+    v1, v2, _ = three_versions(alice)
+    path = alice.object_path("shared", v1["id"])
+    assert alice.delete(path, {"match[version]": v2["modified"]}).status_code == 200
+    assert_error(alice.get(path, {"match[version]": v2["modified"]}), 404)
+    assert alice.get(path, {"match[version]": v1["modified"]}).json()["objects"] == [v1]
+
+
 def test_delete_last_version_makes_previous_one_last(alice: Api) -> None:
     v1, v2, _ = three_versions(alice)
     r = alice.delete(alice.object_path("shared", v1["id"]), {"match[version]": "last"})
@@ -235,9 +234,7 @@ def test_delete_without_read_or_write_is_404(alice: Api, bob: Api) -> None:
 
 
 @pytest.mark.parametrize("user", ["rita", "bob"])
-def test_delete_with_read_but_not_write_is_403(
-    api: ApiFactory, alice: Api, user: str
-) -> None:
+def test_delete_with_read_but_not_write_is_403(api: ApiFactory, alice: Api, user: str) -> None:
     obj = sdo("malware")
     alice.add("shared", [obj])
     client = api(user)

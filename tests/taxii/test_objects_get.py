@@ -6,11 +6,10 @@ import uuid
 
 import pytest
 
-
 from .conftest import Api, ApiFactory
 from .support import (
-    World,
     TLP_CLEAR,
+    World,
     assert_date_headers,
     assert_error,
     assert_taxii_type,
@@ -99,9 +98,10 @@ def test_same_object_in_two_collections_is_independent(alice: Api) -> None:
 def test_basic_and_bearer_read_the_same(api: ApiFactory, alice: Api) -> None:
     alice.add("shared", [sdo("malware")])
     basic = api("alice", scheme="basic")
-    assert basic.get(basic.objects_path("shared")).json() == alice.get(
-        alice.objects_path("shared")
-    ).json()
+    assert (
+        basic.get(basic.objects_path("shared")).json()
+        == alice.get(alice.objects_path("shared")).json()
+    )
 
 
 def test_reading_a_write_only_collection_is_403(alice: Api, root: Api) -> None:
@@ -110,8 +110,12 @@ def test_reading_a_write_only_collection_is_403(alice: Api, root: Api) -> None:
     assert len(root.objects("write-only")) == 1  # the admin reads it
 
 
-@pytest.mark.parametrize(("user", "alias"), [("bob", "alpha-only"), ("bob", "write-only"), ("rita", "write-only")])
-def test_objects_of_a_collection_not_granted_are_404(api: ApiFactory, user: str, alias: str) -> None:
+@pytest.mark.parametrize(
+    ("user", "alias"), [("bob", "alpha-only"), ("bob", "write-only"), ("rita", "write-only")]
+)
+def test_objects_of_a_collection_not_granted_are_404(
+    api: ApiFactory, user: str, alias: str
+) -> None:
     client = api(user)
     assert_error(client.get(client.objects_path(alias)), 404)
 

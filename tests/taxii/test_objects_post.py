@@ -7,13 +7,12 @@ from collections.abc import Iterator
 
 import pytest
 
-
 from .conftest import TINY_LIMIT, Api, ApiFactory
 from .support import (
-    World,
     TAXII,
     TAXII_TIMESTAMP,
     UUID4,
+    World,
     assert_error,
     assert_taxii_type,
     envelope,
@@ -77,6 +76,9 @@ def test_non_object_entries_are_per_object_failures(alice: Api) -> None:
     assert (status["total_count"], status["success_count"], status["failure_count"]) == (4, 1, 3)
     assert [e["id"] for e in status["successes"]] == [good["id"]]
     assert len(status["failures"]) == 3
+    for failure in status["failures"]:  # status-details: id and version are required strings
+        assert isinstance(failure["id"], str) and isinstance(failure["version"], str)
+        assert failure["message"]
     assert [o["id"] for o in alice.objects("shared")] == [good["id"]]
 
 
@@ -198,9 +200,7 @@ def test_admin_may_write_anywhere(root: Api) -> None:
         ("alice", "other-root", 202),
     ],
 )
-def test_post_permissions(
-    api: ApiFactory, root: Api, user: str, alias: str, code: int
-) -> None:
+def test_post_permissions(api: ApiFactory, root: Api, user: str, alias: str, code: int) -> None:
     obj = sdo("malware")
     client = api(user)
     r = client.post_objects(alias, [obj])
@@ -212,12 +212,16 @@ def test_post_permissions(
 
 
 def test_post_to_unknown_collection_is_404(alice: Api) -> None:
-    r = alice.post("/default/collections/5f5e2b1c-93a8-4b41-9f3c-2f6a2f35d6a1/objects/", envelope([sdo()]))
+    r = alice.post(
+        "/default/collections/5f5e2b1c-93a8-4b41-9f3c-2f6a2f35d6a1/objects/", envelope([sdo()])
+    )
     assert_error(r, 404)
 
 
 def test_post_to_unknown_api_root_is_404(alice: Api, world: World) -> None:
-    r = alice.post(f"/nowhere/collections/{world.collections['shared']}/objects/", envelope([sdo()]))
+    r = alice.post(
+        f"/nowhere/collections/{world.collections['shared']}/objects/", envelope([sdo()])
+    )
     assert_error(r, 404)
 
 
@@ -346,7 +350,9 @@ def test_chunked_body_within_limit_is_accepted(alice: Api, tiny: str) -> None:
         for i in range(0, len(body), 512):
             yield body[i : i + 512]
 
-    r = alice.http.post(alice.objects_path("tiny"), content=chunks(), headers={"Content-Type": TAXII})
+    r = alice.http.post(
+        alice.objects_path("tiny"), content=chunks(), headers={"Content-Type": TAXII}
+    )
     assert r.status_code == 202, r.text
     assert [o["id"] for o in alice.objects("tiny")] == [obj["id"]]
 

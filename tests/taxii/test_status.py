@@ -12,9 +12,9 @@ from tansiq.clock import to_text, utc_now
 
 from .conftest import Api, ApiFactory
 from .support import (
-    World,
     TAXII_TIMESTAMP,
     UUID4,
+    World,
     assert_error,
     assert_taxii_type,
     invalid_indicator,
