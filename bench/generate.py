@@ -37,7 +37,7 @@ from typing import Any
 
 import orjson
 
-GENERATOR_VERSION = 1  # bump when the output changes: it is part of every cache key
+GENERATOR_VERSION = 2  # bump when the output changes: it is part of every cache key
 DEFAULT_SEED = 20240229
 CACHE_DIR = Path(__file__).resolve().parent / ".cache"
 
@@ -176,6 +176,16 @@ def _digest(*parts: object) -> bytes:
     return hashlib.blake2b(":".join(map(str, parts)).encode(), digest_size=32).digest()
 
 
+def _base36(k: int) -> str:
+    digits = "0123456789abcdefghijklmnopqrstuvwxyz"
+    out = ""
+    while True:
+        k, r = divmod(k, 36)
+        out = digits[r] + out
+        if not k:
+            return out
+
+
 def sco_id(kind: str, contributing: dict[str, Any]) -> str:
     """Deterministic SCO identifier: UUIDv5 over the canonical JSON of its ID properties."""
     data = json.dumps(contributing, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
@@ -219,7 +229,7 @@ class Plan:
     def domain(self, k: int) -> str:
         d = _digest(self.seed, "domain", k)
         left = "".join(SYLLABLES[b % len(SYLLABLES)] for b in d[: 2 + d[30] % 3])
-        return f"{left}{k % 997}.{TLDS[d[31] % len(TLDS)]}"
+        return f"{left}{_base36(k)}.{TLDS[d[31] % len(TLDS)]}"  # unique per k
 
     def url(self, k: int) -> str:
         d = _digest(self.seed, "url", k)

@@ -122,6 +122,8 @@ def tansiq_command(*args: str) -> list[str]:
     found = shutil.which("tansiq")
     if found and Path(found).resolve().parent == Path(sys.executable).resolve().parent:
         return [found, *args]
+    if (ROOT / "tansiq" / "__main__.py").exists():
+        return [sys.executable, "-m", "tansiq", *args]
     return [
         sys.executable,
         "-c",

@@ -377,7 +377,8 @@ def methodology(results: dict[str, Any]) -> list[str]:
             "later versions of some SDOs, TLP 2.0 markings. One object per line in one bundle file.",
             "- Tansiq: `tansiq.ingest.bundle.import_file(store, collection_id, principal, path)` in a fresh process on a fresh "
             "database set up with `tansiq init`, `org add`, `user add`, `collection add`; the rate covers the call only "
-            "(not interpreter start-up); peak RSS is the process's `ru_maxrss` from `wait4`. "(
+            "(not interpreter start-up); peak RSS is the process's `ru_maxrss` from `wait4`. "
+            + (
                 f"Sizes up to 50,000: median of {b['repeats_small']} runs; larger: one run."
                 if b["repeats_small"] > 1
                 else "One run per size."
@@ -422,7 +423,13 @@ def methodology(results: dict[str, Any]) -> list[str]:
             ck = t.get("checks", {})
             lines.append(
                 f"- Tansiq {int(size):,}: served by `{t.get('command')}` (uvicorn, 1 process); store built once with "
-                f"`tansiq import` in {st.get('import_seconds', '?')} s (cached in bench/.cache). First page check: "
+                f"`tansiq import` (CLI) in {st.get('import_seconds', '?')} s"
+                + (
+                    f" = {int(size) / st['import_seconds']:,.0f} objects/s, peak RSS {mb(st['import_peak_rss'])}"
+                    if st.get("import_seconds") and st.get("import_peak_rss")
+                    else ""
+                )
+                + f" (built {st.get('built', '?')}, cached in bench/.cache). First page check: "
                 f"{ck.get('first', {}).get('objects')} objects, more={ck.get('first', {}).get('more')}; type page types: "
                 f"{ck.get('type', {}).get('types')}. Walk: {t.get('walk', {}).get('pages')} pages, "
                 f"{t.get('walk', {}).get('objects'):,} objects in {t.get('walk', {}).get('seconds')} s."

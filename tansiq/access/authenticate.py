@@ -10,10 +10,12 @@ import threading
 import time
 
 from tansiq.access.credentials import token_hash, verify_password
-from tansiq.clock import now_text
+from tansiq.clock import after, now_text
 from tansiq.errors import AuthenticationError
 from tansiq.storage.base import ANONYMOUS, Principal, Store, User
 
+LOCK_AFTER = 5  # consecutive failures before a name is locked
+LOCK_MAX_SECONDS = 900  # lock doubles from 1 s up to 15 min
 _TOUCH_EVERY = 60.0  # seconds between two writes of a token's last_used
 _CACHE_TTL = 60.0  # seconds a verified Basic credential is remembered
 _BAD = "invalid credentials"
@@ -75,6 +77,21 @@ class Authenticator:
         name, sep, password = decoded.partition(":")
         if not sep:
             raise AuthenticationError("malformed Basic credentials")
+        failures, locked_until = self.store.login_state(name)
+        now = now_text()
+        if locked_until is not None and locked_until > now:
+            # locked: answer exactly like a wrong password, without checking it
+            raise AuthenticationError(_BAD)
+        try:
+            return self._check_basic(name, password)
+        except AuthenticationError:
+            count = self.store.record_login_failure(name, now, None)
+            if count >= LOCK_AFTER:
+                seconds = min(LOCK_MAX_SECONDS, 2 ** (count - LOCK_AFTER))
+                self.store.set_login_lock(name, after(now, seconds * 1_000_000))
+            raise
+
+    def _check_basic(self, name: str, password: str) -> Principal:
         user = self.store.get_user(name)
         stored = self.store.user_password_hash(user.id) if user else None
         if user is None or stored is None or user.disabled:
@@ -92,6 +109,8 @@ class Authenticator:
                 if len(self._basic_ok) > 10_000:
                     self._basic_ok.clear()
                 self._basic_ok[key] = mono
+            if self.store.login_state(name)[0]:
+                self.store.clear_login_failures(name)
         return self.principal_for(user)
 
 

@@ -10,16 +10,17 @@ from __future__ import annotations
 import gc
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 import orjson
 
+from tansiq.access.policy import WriterContext, tlp_level
 from tansiq.errors import InvalidInput, StixError
 from tansiq.stix.validate import check_object
 from tansiq.stix.versioning import version_of
-from tansiq.storage.base import NewVersion, Principal, Store, WriteResult
+from tansiq.storage.base import Access, AuditEvent, NewVersion, Principal, Store, WriteResult
 from tansiq.storage.identity import body_hash
 
 BATCH = 2000
@@ -50,14 +51,20 @@ def top_level_objects(data: Any) -> list[Any]:
     )
 
 
-def prepare(objects: Iterable[Any], start: int = 0) -> tuple[list[NewVersion], list[WriteResult]]:
-    """Validate and normalise objects; returns (valid versions, failures), indexed from start."""
+def prepare(
+    objects: Iterable[Any], start: int = 0, writer: WriterContext | None = None
+) -> tuple[list[NewVersion], list[WriteResult]]:
+    """Validate and normalise objects and apply the writer's creator and RED-recipient
+    rules; returns (valid versions, failures), indexed from ``start``."""
     ok: list[NewVersion] = []
     bad: list[WriteResult] = []
     dumps = orjson.dumps
     for index, raw in enumerate(objects, start):
+        recipients: tuple[int, ...] = ()
         try:
             obj = check_object(raw)
+            if writer is not None:
+                obj, recipients = writer.apply(obj)
         except StixError as exc:
             raw_id = raw.get("id") if isinstance(raw, dict) else None
             bad.append(
@@ -83,6 +90,8 @@ def prepare(objects: Iterable[Any], start: int = 0) -> tuple[list[NewVersion], l
                 markings=tuple(markings),
                 index=index,
                 hash=body_hash(obj),
+                tlp=tlp_level(obj),
+                recipients=recipients,
             )
         )
     return ok, bad
@@ -103,13 +112,48 @@ def write_objects(
     *,
     start: int = 0,
     peer: str | None = None,
+    writer: WriterContext | None = None,
+    access: Access | None = None,
+    audit: AuditEvent | None = None,
 ) -> list[WriteResult]:
-    """Validate and write objects; one result per object, in input order."""
-    valid, failures = prepare(objects, start)
-    written = store.write_versions(collection_id, valid, writer=principal, peer=peer) if valid else []
+    """Validate and write objects; one result per object, in input order.
+
+    ``writer`` applies the creator rules, ``access`` is the writer's view of the
+    collection (what it may know exists), ``audit`` the audit entry to record with it.
+    """
+    valid, failures = prepare(objects, start, writer)
+    return write_prepared(store, collection_id, principal, valid, failures, peer, access, audit)
+
+
+def write_prepared(
+    store: Store,
+    collection_id: str,
+    principal: Principal,
+    valid: list[NewVersion],
+    failures: list[WriteResult],
+    peer: str | None,
+    access: Access | None,
+    audit: AuditEvent | None,
+) -> list[WriteResult]:
+    if audit is not None and failures:
+        invalid = [[f.id, f.version] for f in failures]
+        audit = replace(audit, detail={**audit.detail, "invalid": invalid})
+    written = store.write_versions(
+        collection_id, valid, writer=principal, peer=peer, access=access, audit=audit
+    )
     results = written + failures
     results.sort(key=lambda r: r.index)
     return results
+
+
+@dataclass(frozen=True)
+class WriteOptions:
+    """How a bulk write is checked and recorded (see :func:`write_objects`)."""
+
+    writer: WriterContext | None = None
+    access: Access | None = None
+    audit: AuditEvent | None = None
+    peer: str | None = None
 
 
 @dataclass
@@ -212,6 +256,7 @@ def import_file(
     progress: Callable[[int, int], None] | None = None,
     report: ImportReport | None = None,
     parallel: bool = True,
+    options: WriteOptions | None = None,
 ) -> ImportReport:
     """Import one file (bundle, envelope, list or object, STIX 2.0 or 2.1) in batches.
 
@@ -221,13 +266,14 @@ def import_file(
     """
     report = report or ImportReport()
     path = Path(path)
+    opts = options or WriteOptions()
     with gc_paused():
         if parallel and _worth_parallel(path):
             from tansiq.ingest.pipeline import import_parallel
 
-            import_parallel(store, collection_id, principal, path, progress, report)
+            import_parallel(store, collection_id, principal, path, progress, report, opts)
         else:
-            _import_file(store, collection_id, principal, path, progress, report)
+            _import_file(store, collection_id, principal, path, progress, report, opts)
     return report
 
 
@@ -248,19 +294,33 @@ def _import_file(
     path: Path,
     progress: Callable[[int, int], None] | None,
     report: ImportReport,
+    opts: WriteOptions,
 ) -> None:
+    def write(batch: list[Any], index: int) -> list[WriteResult]:
+        return write_objects(
+            store,
+            collection_id,
+            principal,
+            batch,
+            start=index,
+            peer=opts.peer,
+            writer=opts.writer,
+            access=opts.access,
+            audit=opts.audit,
+        )
+
     batch: list[Any] = []
     index = 0
     for obj in read_objects(path):
         batch.append(obj)
         if len(batch) >= BATCH:
-            report.count(write_objects(store, collection_id, principal, batch, start=index))
+            report.count(write(batch, index))
             index += len(batch)
             batch = []
             if progress:
                 progress(index, 0)
     if batch:
-        report.count(write_objects(store, collection_id, principal, batch, start=index))
+        report.count(write(batch, index))
         index += len(batch)
         if progress:
             progress(index, 0)

@@ -15,14 +15,16 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+from tansiq.access.policy import WriterContext
 from tansiq.errors import InvalidInput, TansiqError
+from tansiq.ingest.bundle import WriteOptions, write_prepared
 from tansiq.storage.base import Principal, Store
 
 BATCH = 5000
 QUEUE_DEPTH = 3
 
 
-def _produce(path: str, out: Any, batch_size: int) -> None:
+def _produce(path: str, out: Any, batch_size: int, writer: WriterContext | None) -> None:
     import gc
 
     from tansiq.ingest.bundle import prepare, read_objects
@@ -34,12 +36,12 @@ def _produce(path: str, out: Any, batch_size: int) -> None:
         for obj in read_objects(Path(path)):
             batch.append(obj)
             if len(batch) >= batch_size:
-                ok, bad = prepare(batch, index)
+                ok, bad = prepare(batch, index, writer)
                 out.put(("batch", ([replace(v, obj=None) for v in ok], bad, len(batch))))
                 index += len(batch)
                 batch = []
         if batch:
-            ok, bad = prepare(batch, index)
+            ok, bad = prepare(batch, index, writer)
             out.put(("batch", ([replace(v, obj=None) for v in ok], bad, len(batch))))
         out.put(("done", None))
     except InvalidInput as exc:
@@ -55,10 +57,11 @@ def import_parallel(
     path: Path,
     progress: Callable[[int, int], None] | None,
     report: Any,
+    opts: WriteOptions,
 ) -> None:
     ctx = mp.get_context("fork")
     channel = ctx.Queue(maxsize=QUEUE_DEPTH)
-    reader = ctx.Process(target=_produce, args=(str(path), channel, BATCH), daemon=True)
+    reader = ctx.Process(target=_produce, args=(str(path), channel, BATCH, opts.writer), daemon=True)
     reader.start()
     done = 0
     try:
@@ -71,14 +74,18 @@ def import_parallel(
                 continue
             if kind == "batch":
                 versions, failures, count = payload
-                written = (
-                    store.write_versions(collection_id, versions, writer=principal)
-                    if versions
-                    else []
+                report.count(
+                    write_prepared(
+                        store,
+                        collection_id,
+                        principal,
+                        versions,
+                        failures,
+                        opts.peer,
+                        opts.access,
+                        opts.audit,
+                    )
                 )
-                results = written + failures
-                results.sort(key=lambda r: r.index)
-                report.count(results)
                 done += count
                 if progress:
                     progress(done, 0)

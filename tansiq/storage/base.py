@@ -114,6 +114,31 @@ class VersionFilter:
         return cls()
 
 
+#: TLP levels as stored (objects.tlp); NULL in the database means "unmarked".
+TLP_LEVELS: tuple[str, ...] = ("TLP:CLEAR", "TLP:GREEN", "TLP:AMBER", "TLP:AMBER+STRICT", "TLP:RED")
+CLEAR, GREEN, AMBER, AMBER_STRICT, RED = range(5)
+
+
+@dataclass(frozen=True)
+class Access:
+    """What one caller may see in one collection, as constants for the store's SQL.
+
+    Built by :func:`tansiq.access.policy.access_for`; the store turns it into a WHERE
+    clause so that paging, counts and headers never include a hidden version.
+    """
+
+    user_id: int | None  # None: anonymous
+    org_id: int | None
+    member: bool  # the caller's organisation is granted read on the collection (or admin)
+    sync: bool  # a partner instance's machine account
+    default_tlp: int  # level of unmarked versions (instance setting)
+
+    @property
+    def public_level(self) -> int:
+        """Highest level every reader of the collection sees (CLEAR anonymous, GREEN users)."""
+        return CLEAR if self.user_id is None else GREEN
+
+
 @dataclass(frozen=True)
 class Query:
     """Every TAXII filter over one collection, as one value.
@@ -130,6 +155,7 @@ class Query:
     types: tuple[str, ...] = ()
     versions: VersionFilter = field(default_factory=VersionFilter)
     spec_versions: tuple[str, ...] = ()
+    access: Access | None = None  # None: unrestricted (operator tools, internal work)
 
     def filter_fingerprint(self) -> str:
         """A stable text of the filters (not the position) to bind paging tokens."""
@@ -191,6 +217,33 @@ Outcome = Literal["added", "unchanged", "conflict", "invalid", "denied"]
 
 
 @dataclass(frozen=True)
+class AuditEvent:
+    """One entry of the audit log before it is chained."""
+
+    action: str  # e.g. "objects.write", "objects.read", "manifest.read", "user.add"
+    actor: str  # user name, "anonymous" or "operator"
+    user_id: int | None = None
+    org_id: int | None = None
+    collection_id: str | None = None
+    detail: dict[str, Any] = field(default_factory=dict)
+    at: str = ""
+
+
+@dataclass(frozen=True)
+class AuditRow:
+    id: int
+    at: str
+    actor: str
+    user_id: int | None
+    org_id: int | None
+    action: str
+    collection_id: str | None
+    detail: str  # JSON text as chained
+    prev_hash: str
+    hash: str
+
+
+@dataclass(frozen=True)
 class WriteResult:
     """Outcome of writing one object; ``index`` is its position in the request."""
 
@@ -223,6 +276,8 @@ class NewVersion:
     markings: tuple[str, ...]
     index: int = 0
     hash: bytes = b""  # storage.identity.body_hash(obj); computed by the store when empty
+    tlp: int | None = None  # most restrictive TLP level of its markings; None: unmarked
+    recipients: tuple[int, ...] = ()  # user ids that may read a TLP:RED version
 
 
 @dataclass(frozen=True)
@@ -282,9 +337,19 @@ class Store(Protocol):
     def list_users(self) -> list[User]: ...
     def user_password_hash(self, user_id: int) -> str | None: ...
     def set_user_password_hash(self, user_id: int, password_hash: str) -> None: ...
+    def set_user_disabled(self, user_id: int, disabled: bool) -> None: ...
+    def set_user_role(self, user_id: int, role: Role) -> None: ...
     def add_token(self, user_id: int, token_hash: str, expires: str | None, label: str | None) -> Token: ...
     def find_token(self, token_hash: str) -> tuple[Token, User] | None: ...
     def touch_token(self, token_id: int, when: str) -> None: ...
+    def list_tokens(self, user_id: int | None = None) -> list[Token]: ...
+    def revoke_token(self, token_id: int) -> bool: ...
+
+    # failed logins (slow-down and lockout)
+    def login_state(self, name: str) -> tuple[int, str | None]: ...
+    def record_login_failure(self, name: str, now: str, locked_until: str | None) -> int: ...
+    def set_login_lock(self, name: str, locked_until: str) -> None: ...
+    def clear_login_failures(self, name: str) -> None: ...
 
     # api roots and collections
     def add_api_root(self, root: ApiRoot) -> ApiRoot: ...
@@ -303,16 +368,42 @@ class Store(Protocol):
         *,
         writer: Principal,
         peer: str | None = None,
+        access: Access | None = None,
+        audit: AuditEvent | None = None,
     ) -> list[WriteResult]: ...
     def query(self, query: Query) -> Page: ...
     def iter_versions(self, collection_id: str, batch: int = 1000) -> Iterator[StoredVersion]: ...
-    def delete_object(self, collection_id: str, object_id: str, versions: VersionFilter, spec_versions: tuple[str, ...] = ()) -> int: ...
+    def delete_object(
+        self,
+        collection_id: str,
+        object_id: str,
+        versions: VersionFilter,
+        spec_versions: tuple[str, ...] = (),
+        *,
+        access: Access | None = None,
+        creator_org: int | None = None,
+        audit: AuditEvent | None = None,
+    ) -> int: ...
     def count_versions(self, collection_id: str) -> int: ...
 
     # status resources
     def save_status(self, status: StatusRecord) -> None: ...
     def get_status(self, api_root: str, status_id: str) -> StatusRecord | None: ...
     def expire_statuses(self, now: str) -> int: ...
+
+    # audit log (append-only, hash-chained)
+    def append_audit(self, events: Sequence[AuditEvent]) -> None: ...
+    def audit_head(self) -> tuple[int, str] | None: ...
+    def iter_audit(
+        self,
+        *,
+        user_id: int | None = None,
+        org_id: int | None = None,
+        collection_id: str | None = None,
+        since: str | None = None,
+        until: str | None = None,
+        batch: int = 1000,
+    ) -> Iterator[AuditRow]: ...
 
     # conflicts (different body under an existing (id, version))
     def list_conflicts(self, limit: int = 100) -> list[dict[str, Any]]: ...

@@ -13,6 +13,7 @@ import sqlite3
 import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import replace
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -20,11 +21,16 @@ from typing import Any
 import orjson
 
 from tansiq.clock import MonotonicClock, now_text
+from tansiq.storage.audit_chain import GENESIS, chain_hash, detail_text, write_audit_event
 from tansiq.storage.identity import body_hash
+from tansiq.storage.visibility import known_to_writer_sql, visible_sql
 from tansiq.stix.timestamps import compare_key
 from tansiq.errors import ConfigurationError, InvalidInput
 from tansiq.storage.base import (
+    Access,
     ApiRoot,
+    AuditEvent,
+    AuditRow,
     Collection,
     NewVersion,
     Organisation,
@@ -80,7 +86,82 @@ def migration_scripts(dialect: str = "sqlite") -> list[tuple[str, str]]:
     return out
 
 
-class SQLiteStore:
+class _AuditMixin:
+    """Audit log storage for SQLiteStore (appends happen under the single-writer lock)."""
+
+    conn: sqlite3.Connection
+
+    def _append_audit(self, conn: sqlite3.Connection, events: Sequence[AuditEvent]) -> None:
+        head = conn.execute("SELECT id, hash FROM audit ORDER BY id DESC LIMIT 1").fetchone()
+        last_id, prev = (int(head[0]), head[1]) if head else (0, GENESIS)
+        rows = []
+        now = now_text()
+        for ev in events:
+            last_id += 1
+            detail = detail_text(ev.detail)
+            at = ev.at or now
+            h = chain_hash(
+                prev, last_id, at, ev.actor, ev.user_id, ev.org_id, ev.action, ev.collection_id, detail
+            )
+            rows.append(
+                (last_id, at, ev.actor, ev.user_id, ev.org_id, ev.action, ev.collection_id, detail, prev, h)
+            )
+            prev = h
+        conn.executemany(
+            "INSERT INTO audit (id, at, actor, user_id, org_id, action, collection_id, detail, "
+            "prev_hash, hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            rows,
+        )
+        conn.execute(
+            "INSERT INTO settings (key, value) VALUES ('audit_head', ?) "
+            "ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+            (f"{last_id}:{prev}",),
+        )
+
+    def audit_head(self) -> tuple[int, str] | None:
+        row = self.conn.execute("SELECT value FROM settings WHERE key = 'audit_head'").fetchone()
+        if row is None:
+            return None
+        count, _, h = str(row[0]).partition(":")
+        return int(count), h
+
+    def iter_audit(
+        self,
+        *,
+        user_id: int | None = None,
+        org_id: int | None = None,
+        collection_id: str | None = None,
+        since: str | None = None,
+        until: str | None = None,
+        batch: int = 1000,
+    ) -> Iterator[AuditRow]:
+        where = ["id > ?"]
+        fixed: list[Any] = []
+        for col, val in (("user_id", user_id), ("org_id", org_id), ("collection_id", collection_id)):
+            if val is not None:
+                where.append(f"{col} = ?")
+                fixed.append(val)
+        if since is not None:
+            where.append("at >= ?")
+            fixed.append(since)
+        if until is not None:
+            where.append("at <= ?")
+            fixed.append(until)
+        position = -1
+        while True:
+            rows = self.conn.execute(
+                "SELECT id, at, actor, user_id, org_id, action, collection_id, detail, prev_hash, hash "
+                f"FROM audit WHERE {' AND '.join(where)} ORDER BY id LIMIT ?",
+                (position, *fixed, batch),
+            ).fetchall()
+            for r in rows:
+                yield AuditRow(*r)
+            if len(rows) < batch:
+                return
+            position = rows[-1][0]
+
+
+class SQLiteStore(_AuditMixin):
     """Store on one SQLite file. Safe to share between threads of one process."""
 
     def __init__(self, path: str | Path, *, create: bool = True) -> None:
@@ -305,6 +386,54 @@ class SQLiteStore:
         with self._write() as conn:
             conn.execute("UPDATE tokens SET last_used = ? WHERE id = ?", (when, token_id))
 
+    def list_tokens(self, user_id: int | None = None) -> list[Token]:
+        sql = "SELECT id, user_id, created, expires, last_used, revoked, label FROM tokens"
+        args: tuple[Any, ...] = ()
+        if user_id is not None:
+            sql += " WHERE user_id = ?"
+            args = (user_id,)
+        rows = self.conn.execute(sql + " ORDER BY id", args).fetchall()
+        return [Token(int(r[0]), int(r[1]), r[2], r[3], r[4], bool(r[5]), r[6]) for r in rows]
+
+    def revoke_token(self, token_id: int) -> bool:
+        with self._write() as conn:
+            cur = conn.execute("UPDATE tokens SET revoked = 1 WHERE id = ? AND revoked = 0", (token_id,))
+            return cur.rowcount > 0
+
+    def set_user_disabled(self, user_id: int, disabled: bool) -> None:
+        with self._write() as conn:
+            conn.execute("UPDATE users SET disabled = ? WHERE id = ?", (int(disabled), user_id))
+
+    def set_user_role(self, user_id: int, role: Role) -> None:
+        with self._write() as conn:
+            conn.execute("UPDATE users SET role = ? WHERE id = ?", (role, user_id))
+
+    def login_state(self, name: str) -> tuple[int, str | None]:
+        row = self.conn.execute(
+            "SELECT failures, locked_until FROM login_failures WHERE name = ?", (name,)
+        ).fetchone()
+        return (0, None) if row is None else (int(row[0]), row[1])
+
+    def record_login_failure(self, name: str, now: str, locked_until: str | None) -> int:
+        with self._write() as conn:
+            conn.execute(
+                "INSERT INTO login_failures (name, failures, last_failure, locked_until) "
+                "VALUES (?, 1, ?, ?) ON CONFLICT(name) DO UPDATE SET failures = failures + 1, "
+                "last_failure = excluded.last_failure, "
+                "locked_until = COALESCE(excluded.locked_until, locked_until)",
+                (name, now, locked_until),
+            )
+            row = conn.execute("SELECT failures FROM login_failures WHERE name = ?", (name,)).fetchone()
+            return int(row[0])
+
+    def set_login_lock(self, name: str, locked_until: str) -> None:
+        with self._write() as conn:
+            conn.execute("UPDATE login_failures SET locked_until = ? WHERE name = ?", (locked_until, name))
+
+    def clear_login_failures(self, name: str) -> None:
+        with self._write() as conn:
+            conn.execute("DELETE FROM login_failures WHERE name = ?", (name,))
+
     # ------------------------------------------------------------------ api roots, collections
 
     def add_api_root(self, root: ApiRoot) -> ApiRoot:
@@ -448,10 +577,19 @@ class SQLiteStore:
         *,
         writer: Principal,
         peer: str | None = None,
+        access: Access | None = None,
+        audit: AuditEvent | None = None,
     ) -> list[WriteResult]:
+        """Write versions; one result per input. ``access`` (the writer's view) decides
+        which existing versions the writer knows about: only those can make a post
+        "unchanged", a "conflict" or a creator mismatch, so that a write never reveals a
+        version the writer may not see. ``audit`` is recorded in the same transaction."""
         results: list[WriteResult] = []
         for chunk in chunked(versions, 20000):
-            results.extend(self._write_chunk(collection_id, chunk, writer, peer))
+            results.extend(self._write_chunk(collection_id, chunk, writer, peer, access, audit))
+        if not versions and audit is not None:
+            with self._write() as conn:
+                self._append_audit(conn, [write_audit_event(audit, collection_id, [], now_text())])
         return results
 
     def _write_chunk(
@@ -460,50 +598,61 @@ class SQLiteStore:
         chunk: Sequence[NewVersion],
         writer: Principal,
         peer: str | None,
+        access: Access | None,
+        audit: AuditEvent | None,
     ) -> list[WriteResult]:
         writer_user = writer.user.id if writer.user else None
         writer_org = writer.org.id if writer.org else None
+        sync = writer.user is not None and writer.user.role == "sync"
         with self._write() as conn:
-            # what the store already holds for these ids: vkey -> [hash, seq, is_first, is_last]
-            known: dict[str, dict[str, list[Any]]] = {}
+            local_orgs = {
+                identity: int(org) for org, identity in conn.execute("SELECT id, identity_id FROM orgs")
+            }
+            known_expr = known_to_writer_sql(access) if access is not None else "1"
+            # every stored version of these ids: [vkey, hash, seq, first, last, version, created_by, known]
+            known: dict[str, list[list[Any]]] = {}
             ids = list({v.id for v in chunk})
             for part in chunked(ids, _MAX_VARS):
                 marks = ",".join("?" * len(part))
-                for oid, vkey, h, seq, first, last, vtext in conn.execute(
-                    "SELECT id, vkey, body_hash, seq, is_first, is_last, version FROM objects "
-                    f"WHERE collection_id = ? AND id IN ({marks})",
+                for oid, vkey, h, seq, first, last, vtext, created_by, visible in conn.execute(
+                    "SELECT id, vkey, body_hash, seq, is_first, is_last, version, created_by, "
+                    f"{known_expr} FROM objects WHERE collection_id = ? AND id IN ({marks})",
                     (collection_id, *part),
                 ):
-                    known.setdefault(oid, {})[vkey] = [bytes(h), seq, first, last, vtext]
+                    known.setdefault(oid, []).append(
+                        [vkey, bytes(h), seq, first, last, vtext, created_by, bool(visible)]
+                    )
             last_added = conn.execute(
                 "SELECT value FROM settings WHERE key = 'last_date_added'"
             ).fetchone()
             self._clock.observe(last_added[0] if last_added else None)
+            next_seq = int(conn.execute("SELECT COALESCE(MAX(seq), 0) FROM objects").fetchone()[0]) + 1
 
             results: list[WriteResult] = []
-            pending: list[list[Any]] = []  # rows to insert (mutable: flags may change)
-            pending_by_key: dict[tuple[str, str], list[Any]] = {}
+            rows: list[list[Any]] = []  # rows to insert; flags may still change in this chunk
+            row_of_entry: dict[int, list[Any]] = {}  # seq -> pending row
             clear_last: list[int] = []
             clear_first: list[int] = []
             conflicts: list[tuple[Any, ...]] = []
+            recipients: list[tuple[int, int]] = []
             stamps = self._clock.next_block(len(chunk))
             now = stamps[0] if stamps else now_text()
             for nv, stamp in zip(chunk, stamps, strict=True):
                 h = nv.hash or body_hash(nv.obj or {})
-                versions_of = known.setdefault(nv.id, {})
+                entries = known.setdefault(nv.id, [])
                 if nv.version is None:
-                    same = next((v[4] for v in versions_of.values() if v[0] == h), None)
+                    same = next((e for e in entries if e[7] and e[1] == h), None)
                     if same is not None:
-                        results.append(WriteResult(nv.index, nv.id, same, "unchanged"))
+                        results.append(WriteResult(nv.index, nv.id, same[5], "unchanged"))
                         continue
                     version_text = stamp
                     vkey = compare_key(stamp)
                 else:
                     version_text = nv.version
                     vkey = compare_key(nv.version)
-                    existing = versions_of.get(vkey)
-                    if existing is not None:
-                        if existing[0] == h:
+                    same_version = [e for e in entries if e[7] and e[0] == vkey]
+                    if same_version:
+                        if any(e[1] == h for e in same_version):
                             results.append(WriteResult(nv.index, nv.id, nv.version, "unchanged"))
                         else:
                             conflicts.append(
@@ -520,17 +669,37 @@ class SQLiteStore:
                                 )
                             )
                         continue
-                is_first = not versions_of or vkey < min(versions_of)
-                is_last = not versions_of or vkey > max(versions_of)
-                if is_last and versions_of:
-                    prev = versions_of[max(versions_of)]
-                    prev[3] = 0
-                    self._unflag(pending_by_key, nv.id, max(versions_of), 15, prev, clear_last)
-                if is_first and versions_of:
-                    prev = versions_of[min(versions_of)]
-                    prev[2] = 0
-                    self._unflag(pending_by_key, nv.id, min(versions_of), 14, prev, clear_first)
+                    if not sync:
+                        other = next(
+                            (e for e in entries if e[7] and e[6] != nv.created_by), None
+                        )
+                        if other is not None:
+                            results.append(
+                                WriteResult(
+                                    nv.index,
+                                    nv.id,
+                                    nv.version,
+                                    "denied",
+                                    f"{nv.id}: created_by_ref must stay {other[6] or '(absent)'} "
+                                    "in every version; only the creator publishes new versions "
+                                    "(STIX 2.1 section 3.6)",
+                                )
+                            )
+                            continue
+                is_first = all(e[0] > vkey for e in entries)
+                is_last = all(e[0] <= vkey for e in entries)
+                for e in entries:
+                    if is_last and e[4]:
+                        e[4] = 0
+                        self._clear_flag(row_of_entry, e[2], 17, clear_last)
+                    if is_first and e[3]:
+                        e[3] = 0
+                        self._clear_flag(row_of_entry, e[2], 16, clear_first)
+                seq = next_seq
+                next_seq += 1
+                creator_org = local_orgs.get(nv.created_by or "", writer_org)
                 row = [
+                    seq,
                     collection_id,
                     nv.id,
                     nv.type,
@@ -543,27 +712,36 @@ class SQLiteStore:
                     writer_user,
                     writer_org,
                     peer,
-                    None,  # placeholder index 12 (unused)
-                    None,  # 13 (unused)
+                    nv.tlp,
+                    creator_org,
+                    None,
                     int(is_first),
                     int(is_last),
                     h,
                     nv.json,
                 ]
-                versions_of[vkey] = [h, None, int(is_first), int(is_last), version_text]
-                pending.append(row)
-                pending_by_key[(nv.id, vkey)] = row
+                entries.append(
+                    [vkey, h, seq, int(is_first), int(is_last), version_text, nv.created_by, True]
+                )
+                rows.append(row)
+                row_of_entry[seq] = row
+                recipients.extend((seq, uid) for uid in nv.recipients)
                 results.append(WriteResult(nv.index, nv.id, version_text, "added"))
             if clear_last:
                 conn.executemany("UPDATE objects SET is_last = 0 WHERE seq = ?", [(s,) for s in clear_last])
             if clear_first:
                 conn.executemany("UPDATE objects SET is_first = 0 WHERE seq = ?", [(s,) for s in clear_first])
-            if pending:
+            if rows:
                 conn.executemany(
-                    "INSERT INTO objects (collection_id, id, type, version, vkey, spec_version, date_added, "
-                    "created_by, markings, writer_user_id, writer_org_id, peer, is_first, is_last, "
-                    "body_hash, json) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                    [r[:12] + r[14:] for r in pending],
+                    "INSERT INTO objects (seq, collection_id, id, type, version, vkey, spec_version, "
+                    "date_added, created_by, markings, writer_user_id, writer_org_id, peer, tlp, "
+                    "creator_org_id, is_first, is_last, body_hash, json) "
+                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    [r[:15] + r[16:] for r in rows],
+                )
+            if recipients:
+                conn.executemany(
+                    "INSERT OR IGNORE INTO recipients (seq, user_id) VALUES (?, ?)", recipients
                 )
             if conflicts:
                 conn.executemany(
@@ -571,7 +749,7 @@ class SQLiteStore:
                     "VALUES (?, ?, ?, ?, ?, ?, ?)",
                     conflicts,
                 )
-            if any(r[5] != "2.1" for r in pending):
+            if any(r[6] != "2.1" for r in rows):
                 conn.execute(
                     "INSERT INTO settings (key, value) VALUES ('mixed_spec_versions', '1') "
                     "ON CONFLICT(key) DO UPDATE SET value = excluded.value"
@@ -582,41 +760,41 @@ class SQLiteStore:
                     "ON CONFLICT(key) DO UPDATE SET value = excluded.value",
                     (stamps[-1],),
                 )
+            if audit is not None:
+                self._append_audit(conn, [write_audit_event(audit, collection_id, results, now)])
         return results
 
     @staticmethod
-    def _unflag(
-        pending_by_key: dict[tuple[str, str], list[Any]],
-        oid: str,
-        vkey: str,
-        col: int,
-        known_entry: list[Any],
-        clear: list[int],
+    def _clear_flag(
+        row_of_entry: dict[int, list[Any]], seq: int, col: int, clear: list[int]
     ) -> None:
-        row = pending_by_key.get((oid, vkey))
+        row = row_of_entry.get(seq)
         if row is not None:
             row[col] = 0
-        elif known_entry[1] is not None:
-            clear.append(known_entry[1])
+        else:
+            clear.append(seq)
 
     # ------------------------------------------------------------------ objects: reads
 
     def query(self, query: Query) -> Page:
         where = ["collection_id = ?"]
         args: list[Any] = [query.collection_id]
+        access = query.access
         v = query.versions
         if not v.all:
             parts = []
             if v.last:
-                parts.append("is_last = 1")
+                parts.append("is_last = 1" if access is None else self._latest_visible(access, ">"))
             if v.first:
-                parts.append("is_first = 1")
+                parts.append("is_first = 1" if access is None else self._latest_visible(access, "<"))
             if v.exact:
                 parts.append(f"vkey IN ({','.join('?' * len(v.exact))})")
                 args.extend(compare_key(e) for e in v.exact)
             if not parts:
                 parts.append("is_last = 1")
             where.append(parts[0] if len(parts) == 1 else "(" + " OR ".join(parts) + ")")
+        if access is not None:
+            where.append(visible_sql(access, "objects"))
         if query.types:
             where.append(f"type IN ({','.join('?' * len(query.types))})")
             args.extend(query.types)
@@ -630,7 +808,9 @@ class SQLiteStore:
             # no match[spec_version]: only the latest spec version of each object
             where.append(
                 "NOT EXISTS (SELECT 1 FROM objects o2 WHERE o2.collection_id = objects.collection_id "
-                "AND o2.id = objects.id AND o2.spec_version > objects.spec_version)"
+                "AND o2.id = objects.id AND o2.spec_version > objects.spec_version"
+                + (f" AND {visible_sql(access, 'o2')}" if access is not None else "")
+                + ")"
             )
         if query.added_after:
             where.append("date_added > ?")
@@ -648,6 +828,18 @@ class SQLiteStore:
             rows = rows[: query.limit]
         nxt = (rows[-1].date_added, rows[-1].seq) if more and rows else None
         return Page(rows=rows, more=more, next_position=nxt)
+
+    @staticmethod
+    def _latest_visible(access: Access, direction: str) -> str:
+        """The last (``>``) or first (``<``) version *among those the caller may see*:
+        the stored flag when it is set, else no visible version beyond this one."""
+        flag = "is_last" if direction == ">" else "is_first"
+        return (
+            f"({flag} = 1 OR NOT EXISTS (SELECT 1 FROM objects o3 WHERE "
+            "o3.collection_id = objects.collection_id AND o3.id = objects.id AND "
+            f"(o3.vkey {direction} objects.vkey OR (o3.vkey = objects.vkey AND o3.seq {direction} objects.seq)) "
+            f"AND {visible_sql(access, 'o3')}))"
+        )
 
     def _mixed_spec_versions(self) -> bool:
         """Whether any version of another spec than 2.1 was ever stored (rare: 2.0 input
@@ -684,29 +876,44 @@ class SQLiteStore:
         object_id: str,
         versions: VersionFilter,
         spec_versions: tuple[str, ...] = (),
+        *,
+        access: Access | None = None,
+        creator_org: int | None = None,
+        audit: AuditEvent | None = None,
     ) -> int:
+        """Delete the matching versions the caller may see (``access``) and, when
+        ``creator_org`` is given, that this organisation created; returns how many."""
+        exact = {compare_key(e) for e in versions.exact}
+        vis = visible_sql(access, "objects") if access is not None else "1"
         with self._write() as conn:
             rows = conn.execute(
-                "SELECT seq, vkey, is_first, is_last, spec_version FROM objects "
-                "WHERE collection_id = ? AND id = ?",
+                f"SELECT seq, vkey, is_first, is_last, spec_version, creator_org_id, {vis} FROM objects "
+                "WHERE collection_id = ? AND id = ? ORDER BY vkey, seq",
                 (collection_id, object_id),
             ).fetchall()
+            visible = [r for r in rows if r[6]]
+            if not visible:
+                return 0
+            last_seq, first_seq = visible[-1][0], visible[0][0]
             doomed = []
-            for seq, vkey, first, last, spec in rows:
+            for seq, vkey, _first, _last, spec, creator, _vis in visible:
                 if spec_versions and spec not in spec_versions:
+                    continue
+                if creator_org is not None and creator != creator_org:
                     continue
                 if (
                     versions.all
-                    or (versions.last and last)
-                    or (versions.first and first)
-                    or vkey in {compare_key(e) for e in versions.exact}
+                    or (versions.last and seq == last_seq)
+                    or (versions.first and seq == first_seq)
+                    or vkey in exact
                 ):
                     doomed.append(seq)
             if not doomed:
                 return 0
             conn.executemany("DELETE FROM objects WHERE seq = ?", [(s,) for s in doomed])
+            conn.executemany("DELETE FROM recipients WHERE seq = ?", [(s,) for s in doomed])
             remaining = conn.execute(
-                "SELECT seq, vkey FROM objects WHERE collection_id = ? AND id = ? ORDER BY vkey",
+                "SELECT seq FROM objects WHERE collection_id = ? AND id = ? ORDER BY vkey, seq",
                 (collection_id, object_id),
             ).fetchall()
             if remaining:
@@ -715,7 +922,23 @@ class SQLiteStore:
                     "WHERE collection_id = ? AND id = ?",
                     (remaining[0][0], remaining[-1][0], collection_id, object_id),
                 )
+            if audit is not None:
+                self._append_audit(
+                    conn,
+                    [
+                        replace(
+                            audit,
+                            collection_id=collection_id,
+                            detail={**audit.detail, "object": object_id, "deleted": len(doomed)},
+                        )
+                    ],
+                )
             return len(doomed)
+
+    def append_audit(self, events: Sequence[AuditEvent]) -> None:
+        if events:
+            with self._write() as conn:
+                self._append_audit(conn, events)
 
     # ------------------------------------------------------------------ status resources
 
@@ -778,3 +1001,4 @@ def _split_sql(sql: str) -> list[str]:
     """Split a migration script into statements (no semicolons inside our literals)."""
     lines = [line for line in sql.splitlines() if not line.strip().startswith("--")]
     return [s.strip() for s in "\n".join(lines).split(";") if s.strip()]
+

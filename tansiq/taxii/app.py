@@ -13,6 +13,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from tansiq.access.audit import AuditLog
 from tansiq.access.authenticate import Authenticator
 from tansiq.clock import now_text
 from tansiq.errors import TansiqError
@@ -93,16 +94,19 @@ async def _unexpected(request: Request, exc: Exception) -> Response:
 
 def create_app(settings: Settings, store: Store) -> Starlette:
     """Build the TAXII 2.1 application over a store (no module-level state)."""
+    audit = AuditLog(store)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         task = asyncio.create_task(_sweep_statuses(store))
+        audit.start()
         try:
             yield
         finally:
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await task
+            await asyncio.to_thread(audit.close)
 
     app = Starlette(
         routes=ROUTES,
@@ -113,7 +117,9 @@ def create_app(settings: Settings, store: Store) -> Starlette:
         },
         lifespan=lifespan,
     )
-    app.state.services = Services(settings=settings, store=store, auth=Authenticator(store))
+    app.state.services = Services(
+        settings=settings, store=store, auth=Authenticator(store), audit=audit
+    )
     return app
 
 

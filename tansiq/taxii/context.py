@@ -9,10 +9,12 @@ import orjson
 from starlette.requests import Request
 from starlette.responses import Response
 
+from tansiq.access.audit import AuditLog
 from tansiq.access.authenticate import Authenticator
+from tansiq.access.policy import access_for, default_tlp
 from tansiq.access.permissions import can_read, can_see, can_write
 from tansiq.errors import AuthenticationError, NotFound, PermissionDenied, TansiqError
-from tansiq.storage.base import ApiRoot, Collection, Page, Principal, Store
+from tansiq.storage.base import Access, ApiRoot, Collection, Page, Principal, Store
 from tansiq.taxii.media import TAXII_21, check_accept
 from tansiq.taxii.settings import Settings
 
@@ -24,6 +26,12 @@ class Services:
     settings: Settings
     store: Store
     auth: Authenticator
+    audit: AuditLog
+
+
+def access(svc: Services, principal: Principal, coll: Collection) -> Access:
+    """The caller's view of a collection, enforced by the store's SQL."""
+    return access_for(principal, coll, default_tlp(svc.store))
 
 
 def services(request: Request) -> Services:

@@ -7,6 +7,7 @@ from dataclasses import replace
 
 from starlette.requests import Request
 
+from tansiq.access.audit import event as audit_event
 from tansiq.storage.base import Collection, Page, Principal, Query
 from tansiq.taxii import context, paging
 from tansiq.taxii.filters import ALL_FILTERS, parse_query
@@ -33,12 +34,23 @@ def paged_query(
         object_id=object_id,
         all_versions=all_versions,
     )
+    query = replace(query, access=context.access(svc, principal, coll))
     filters = f"{kind}|{query.filter_fingerprint()}"
     secret = svc.store.instance_secret()
     token = request.query_params.get("next")
     if token is not None:
         query = replace(query, after=paging.decode(secret, principal.key, filters, token))
     page = svc.store.query(query)
+    svc.audit.record(
+        audit_event(
+            principal,
+            f"{kind}.read",
+            coll.id,
+            filters={k: v for k, v in params if k != "next"},
+            paged=token is not None,
+            returned=len(page.rows),
+        )
+    )
     next_token = None
     if page.more and page.next_position is not None:
         next_token = paging.encode(secret, principal.key, filters, page.next_position)

@@ -12,10 +12,20 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
 
+from tansiq.access.audit import event as audit_event
+from tansiq.access.permissions import can_read, can_write
+from tansiq.access.policy import writer_context
 from tansiq.clock import now_text, to_text, utc_now
-from tansiq.errors import InvalidInput, NotFound, PayloadTooLarge
+from tansiq.errors import InvalidInput, NotFound, PayloadTooLarge, PermissionDenied
 from tansiq.ingest.bundle import write_objects
-from tansiq.storage.base import Collection, Principal, Query, StatusRecord, WriteResult
+from tansiq.storage.base import (
+    Collection,
+    Principal,
+    Query,
+    StatusRecord,
+    VersionFilter,
+    WriteResult,
+)
 from tansiq.taxii import context
 from tansiq.taxii.filters import _ID, parse_spec_versions, parse_versions
 from tansiq.taxii.listing import envelope_bytes, paged_query
@@ -46,11 +56,18 @@ def _object_id(request: Request) -> str:
     return object_id
 
 
-def _exists(svc: context.Services, coll: Collection, object_id: str) -> bool:
-    from tansiq.storage.base import VersionFilter
-
+def _exists(
+    svc: context.Services, principal: Principal, coll: Collection, object_id: str
+) -> bool:
+    """Whether the caller can see any version of the object (hidden == missing)."""
     page = svc.store.query(
-        Query(collection_id=coll.id, ids=(object_id,), limit=1, versions=VersionFilter(all=True, last=False))
+        Query(
+            collection_id=coll.id,
+            ids=(object_id,),
+            limit=1,
+            versions=VersionFilter(all=True, last=False),
+            access=context.access(svc, principal, coll),
+        )
     )
     return bool(page.rows)
 
@@ -62,7 +79,7 @@ async def get_object(request: Request) -> Response:
     query, page, token = paged_query(
         request, svc, principal, coll, allow=OBJECT_FILTERS, object_id=object_id, kind="object"
     )
-    if not page.rows and query.after is None and not _exists(svc, coll, object_id):
+    if not page.rows and query.after is None and not _exists(svc, principal, coll, object_id):
         raise NotFound(f"object '{object_id}' not found in collection '{coll.id}'")
     return context.taxii_response(envelope_bytes(page, token), headers=context.date_headers(page))
 
@@ -81,7 +98,7 @@ async def get_versions(request: Request) -> Response:
         all_versions=True,
         kind="versions",
     )
-    if not page.rows and query.after is None and not _exists(svc, coll, object_id):
+    if not page.rows and query.after is None and not _exists(svc, principal, coll, object_id):
         raise NotFound(f"object '{object_id}' not found in collection '{coll.id}'")
     body: dict[str, Any] = {"more": page.more}
     if token:
@@ -92,23 +109,53 @@ async def get_versions(request: Request) -> Response:
 
 
 async def delete_object(request: Request) -> Response:
+    """Delete versions of an object. Only versions the caller can see exist for it; of
+    those, only its own organisation's (or, for an admin, any) may be deleted."""
     svc, principal, coll = _collection(request)
     object_id = _object_id(request)
     params = list(request.query_params.multi_items())
     for key, _ in params:
         if key.startswith("match[") and key not in ("match[version]", "match[spec_version]"):
             raise InvalidInput(f"filter '{key}' is not supported on this endpoint")
-    if not context.can_read(principal, coll) and not context.can_write(principal, coll):
-        raise NotFound(f"object '{object_id}' not found")
-    if context.can_read(principal, coll) and not _exists(svc, coll, object_id):
-        raise NotFound(f"object '{object_id}' not found in collection '{coll.id}'")
-    context.require_write(principal, coll)
     versions = parse_versions(params, default_last=False)
     spec_versions = parse_spec_versions(params)
+    readable = can_read(principal, coll)
+    if not readable or not _exists(svc, principal, coll, object_id):
+        if readable or can_write(principal, coll):
+            raise NotFound(f"object '{object_id}' not found in collection '{coll.id}'")
+        raise NotFound(f"object '{object_id}' not found")
+    context.require_write(principal, coll)
+    user = principal.user
+    assert user is not None
+    creator_org = None if user.role == "admin" else user.org_id
+    view = context.access(svc, principal, coll)
     deleted = await run_in_threadpool(
-        svc.store.delete_object, coll.id, object_id, versions, spec_versions
+        lambda: svc.store.delete_object(
+            coll.id,
+            object_id,
+            versions,
+            spec_versions,
+            access=view,
+            creator_org=creator_org,
+            audit=audit_event(principal, "object.delete", coll.id, filters=dict(params)),
+        )
     )
     if deleted == 0:
+        # visible, but nothing matching that this caller may delete
+        mine = svc.store.query(
+            Query(
+                collection_id=coll.id,
+                ids=(object_id,),
+                versions=versions,
+                spec_versions=spec_versions,
+                limit=1,
+                access=view,
+            )
+        )
+        if mine.rows:
+            raise PermissionDenied(
+                f"only the organisation that created '{object_id}' may delete its versions"
+            )
         raise NotFound(f"object '{object_id}' has no version matching the filters")
     return Response(b"", status_code=200, media_type=context.TAXII_21)
 
@@ -190,8 +237,14 @@ async def add_objects(request: Request) -> Response:
     body = await _read_body(request, limit)
     objects = _envelope_objects(body)
 
+    view = context.access(svc, principal, coll)
+    writer = writer_context(svc.store, principal)
+    audit = audit_event(principal, "objects.write", coll.id, via="taxii")
+
     def work() -> StatusRecord:
-        results = write_objects(svc.store, coll.id, principal, objects)
+        results = write_objects(
+            svc.store, coll.id, principal, objects, writer=writer, access=view, audit=audit
+        )
         status = status_record(coll.api_root, principal, results, svc.settings.status_ttl_seconds)
         svc.store.save_status(status)
         return status

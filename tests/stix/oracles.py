@@ -6,6 +6,7 @@ import copy
 import glob
 import json
 import os
+import warnings
 from typing import Any
 
 import stix2
@@ -34,7 +35,9 @@ def validator_ok(obj: Any, version: str = "2.1") -> bool | None:
 def stix2_ok(obj: Any, version: str = "2.1") -> bool:
     """Whether ``stix2.parse(obj, allow_custom=True)`` accepts the object."""
     try:
-        stix2.parse(copy.deepcopy(obj), allow_custom=True, version=version)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # deprecation notices (observable containers)
+            stix2.parse(copy.deepcopy(obj), allow_custom=True, version=version)
     except Exception:
         return False
     return True

@@ -4,8 +4,8 @@ Building an instance (four Argon2 hashes) and starting uvicorn costs most of a s
 most tests share one instance and server per module (``live``) and get their own fresh
 copy of the five collections of ``tests/conftest.py`` (same titles, grants and API roots,
 new ids): a test only ever sees its own objects. Tests that need the whole instance to
-themselves (listing every collection, discovery, sweeping statuses) use the
-``instance``/``server`` fixtures through ``pristine``.
+themselves (listing every collection of an API root) use the ``instance``/``server``
+fixtures of ``tests/conftest.py`` through ``pristine``/``papi``.
 """
 
 from __future__ import annotations
@@ -90,7 +90,7 @@ def _factory(w: World) -> Iterator[ApiFactory]:
     def make(user: str | None, scheme: str = "bearer", authorization: str | None = None) -> Api:
         if authorization is None and user is not None:
             authorization = f"Bearer {w.tokens[user]}" if scheme == "bearer" else basic(user)
-        client = Api(w, authorization)
+        client = Api(w, authorization, user)
         made.append(client)
         return client
 

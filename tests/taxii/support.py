@@ -152,12 +152,37 @@ class World:
     tokens: dict[str, str]
     collections: dict[str, str]
 
+    def identity(self, user: str) -> str:
+        """STIX identity id of the organisation of ``user``."""
+        found = self.store.get_user(user)
+        assert found is not None, user
+        org = self.store.get_org(found.org_id)
+        assert org is not None
+        return org.identity_id
+
+    def authored(self, user: str, objects: Iterable[Any]) -> list[Any]:
+        """``objects``, each SDO/SRO without a creator given ``created_by_ref`` = the org of
+        ``user`` (in place), as a writing analyst sends them: what the server stores is then
+        exactly what was posted."""
+        creator = self.identity(user)
+        out = list(objects)
+        for obj in out:
+            if (
+                isinstance(obj, dict)
+                and "created" in obj
+                and "created_by_ref" not in obj
+                and obj.get("type") != "marking-definition"
+            ):
+                obj["created_by_ref"] = creator
+        return out
+
 
 class Api:
     """httpx bound to one live server and one caller (bearer, basic or anonymous)."""
 
-    def __init__(self, world: World, authorization: str | None) -> None:
+    def __init__(self, world: World, authorization: str | None, user: str | None = None) -> None:
         self.world = world
+        self.user = user  # the user the credentials belong to, when known
         self.base_url = base_url = world.url
         headers = {"Accept": TAXII}
         if authorization:
@@ -208,6 +233,9 @@ class Api:
         return self.http.post(path, content=content, headers=hdrs)
 
     def post_objects(self, alias: str, objects: Iterable[dict[str, Any]]) -> httpx.Response:
+        """POST an envelope; SDOs/SROs are authored by the caller's organisation (in place)."""
+        if self.user is not None:
+            objects = self.world.authored(self.user, objects)
         return self.post(self.objects_path(alias), envelope(objects))
 
     def add(self, alias: str, objects: Iterable[dict[str, Any]]) -> dict[str, Any]:

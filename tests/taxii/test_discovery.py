@@ -10,7 +10,7 @@ import pytest
 from tansiq.access import admin
 from tansiq.storage.sqlite import SQLiteStore
 from tansiq.taxii.settings import Settings
-from tests.conftest import Instance, LiveServer
+from tests.conftest import LiveServer
 
 from .conftest import ApiFactory
 from .support import TAXII, Api, World, assert_error, assert_taxii_type
@@ -18,17 +18,17 @@ from .support import TAXII, Api, World, assert_error, assert_taxii_type
 
 @pytest.mark.parametrize("scheme", ["bearer", "basic"])
 def test_discovery_lists_every_api_root_to_a_user(
-    papi: ApiFactory, pristine: World, scheme: str
+    api: ApiFactory, world: World, scheme: str
 ) -> None:
-    r = papi("alice", scheme=scheme).get("/taxii2/")
+    r = api("alice", scheme=scheme).get("/taxii2/")
     assert r.status_code == 200
     assert_taxii_type(r)
     settings = Settings()
     assert r.json() == {
         "title": settings.title,
         "description": settings.description,
-        "default": f"{pristine.url}/default/",
-        "api_roots": [f"{pristine.url}/default/", f"{pristine.url}/second/"],
+        "default": f"{world.url}/default/",
+        "api_roots": [f"{world.url}/default/", f"{world.url}/second/"],
     }
 
 
@@ -37,14 +37,12 @@ def test_discovery_default_is_one_of_the_api_roots(alice: Api) -> None:
     assert body["default"] in body["api_roots"]  # section 4.1.1: MUST be an item of api_roots
 
 
-def test_discovery_behind_a_proxy_advertises_the_public_https_urls(instance: Instance) -> None:
-    live = LiveServer(
-        instance.store, Settings(public_base_url="https://taxii.example.org/")
-    ).start()
+def test_discovery_behind_a_proxy_advertises_the_public_https_urls(world: World) -> None:
+    live = LiveServer(world.store, Settings(public_base_url="https://taxii.example.org/")).start()
     try:
         r = httpx.get(
             f"{live.url}/taxii2/",
-            headers={"Accept": TAXII, "Authorization": f"Bearer {instance.tokens['bob']}"},
+            headers={"Accept": TAXII, "Authorization": f"Bearer {world.tokens['bob']}"},
         )
     finally:
         live.stop()
@@ -58,14 +56,14 @@ def test_discovery_behind_a_proxy_advertises_the_public_https_urls(instance: Ins
 
 
 def test_anonymous_discovery_lists_only_roots_with_a_public_collection(
-    papi: ApiFactory, pristine: World
+    api: ApiFactory, world: World
 ) -> None:
-    r = papi(None).get("/taxii2/")
+    r = api(None).get("/taxii2/")
     assert r.status_code == 200
     assert_taxii_type(r)
     body = r.json()
-    assert body["api_roots"] == [f"{pristine.url}/default/"]
-    assert body["default"] == f"{pristine.url}/default/"
+    assert body["api_roots"] == [f"{world.url}/default/"]
+    assert body["default"] == f"{world.url}/default/"
 
 
 def test_anonymous_discovery_without_any_public_collection_is_401(tmp_path: Path) -> None:
@@ -85,8 +83,8 @@ def test_anonymous_discovery_without_any_public_collection_is_401(tmp_path: Path
 
 
 @pytest.mark.parametrize("user", ["alice", "bob", "rita", "root"])
-def test_api_root_information(papi: ApiFactory, user: str) -> None:
-    r = papi(user).get("/default/")
+def test_api_root_information(api: ApiFactory, user: str) -> None:
+    r = api(user).get("/default/")
     assert r.status_code == 200
     assert_taxii_type(r)
     assert r.json() == {

@@ -9,6 +9,7 @@ import pytest
 from .conftest import Api, ApiFactory
 from .support import (
     TAXII,
+    TLP_CLEAR,
     assert_date_headers,
     assert_error,
     assert_taxii_type,
@@ -260,7 +261,7 @@ def test_delete_with_write_but_not_read_unknown_object_is_403(alice: Api) -> Non
 
 
 def test_anonymous_delete_is_401(alice: Api, anon: Api) -> None:
-    obj = sdo("malware")
+    obj = sdo("malware", marking=TLP_CLEAR)  # readable anonymously: only writing needs a user
     alice.add("public", [obj])
     r = anon.delete(anon.object_path("public", obj["id"]))
     assert_error(r, 401)

@@ -178,6 +178,15 @@ def test_post_then_status_endpoint_returns_the_same_resource(alice: Api) -> None
     assert r.json() == status
 
 
+def test_identical_repost_into_a_write_only_collection(alice: Api, root: Api) -> None:
+    """The writer cannot read the drop box, yet a re-post is still a no-op success."""
+    obj = sdo("malware")
+    assert alice.add("write-only", [obj])["success_count"] == 1
+    again = alice.add("write-only", [obj])
+    assert (again["success_count"], again["failure_count"]) == (1, 0)
+    assert len(root.manifest("write-only", {"match[version]": "all"})) == 1
+
+
 def test_admin_may_write_anywhere(root: Api) -> None:
     obj = sdo("malware")
     for alias in ("shared", "write-only", "other-root"):

@@ -45,17 +45,14 @@ class Big:
     api: Api
     versions: list[dict[str, Any]]  # every version, in the order posted (= date_added order)
     records: list[dict[str, Any]]  # the manifest of every version, in date_added order
+    by_id: dict[str, list[dict[str, Any]]]  # manifest records of each object
 
     def date_added(self, obj: dict[str, Any]) -> str:
-        """date_added of a returned object version (SCOs: by id, they have one version)."""
-        if not hasattr(self, "_dates"):
-            self._dates = {(r["id"], r["version"]): r["date_added"] for r in self.records}
-            self._sco = {
-                r["id"]: r["date_added"] for r in self.records if r["id"].startswith("ipv4")
-            }
-        if "modified" not in obj:
-            return self._sco[obj["id"]]
-        return self._dates[(obj["id"], obj["modified"])]
+        """date_added of a returned object version (an SCO has one version: found by id)."""
+        for rec in self.by_id[obj["id"]]:
+            if "modified" not in obj or rec["version"] == obj["modified"]:
+                return str(rec["date_added"])
+        raise AssertionError(f"{obj['id']} {obj.get('modified')} is not in the manifest")
 
     def expected(
         self, pick: Callable[[dict[str, Any]], bool] = lambda o: True, *, every: bool = False
@@ -81,7 +78,7 @@ def big(live: tuple[Instance, LiveServer]) -> Iterator[Big]:
     inst, server = live
     world = World(inst.store, server.url, inst.tokens, {})
     add_collection(world, "big")
-    api = Api(world, f"Bearer {inst.tokens['alice']}")
+    api = Api(world, f"Bearer {inst.tokens['alice']}", "alice")
     rng = random.Random(2024)
     objs: list[dict[str, Any]] = []
     for stix_type, count in COUNTS.items():
@@ -104,7 +101,10 @@ def big(live: tuple[Instance, LiveServer]) -> Iterator[Big]:
     records = body["objects"]
     assert [rec["id"] for rec in records] == [o["id"] for o in versions]
     assert len(records) == 3300
-    yield Big(api, versions, records)
+    by_id: dict[str, list[dict[str, Any]]] = {}
+    for rec in records:
+        by_id.setdefault(rec["id"], []).append(rec)
+    yield Big(api, versions, records, by_id)
     api.close()
 
 

@@ -130,11 +130,13 @@ def test_anonymous_client_sees_the_public_root_only(world: World, alice: Api) ->
 # --------------------------------------------------------------------------- objects
 
 
-def test_add_objects_returns_a_complete_status(collection: Collection) -> None:
+def test_add_objects_returns_a_complete_status(collection: Collection, world: World) -> None:
     objs = [sdo("malware"), sdo("indicator"), ipv4("192.0.2.77")]
     bad = invalid_indicator()
     status = collection.add_objects(
-        {"objects": [*objs, bad]}, wait_for_completion=True, poll_interval=0.1
+        {"objects": world.authored("alice", [*objs, bad])},
+        wait_for_completion=True,
+        poll_interval=0.1,
     )
     assert status.status == "complete"
     assert bool(status) is True
@@ -150,9 +152,11 @@ def test_add_objects_returns_a_complete_status(collection: Collection) -> None:
     assert collection.get_objects()["objects"] == objs
 
 
-def test_add_objects_without_waiting(collection: Collection) -> None:
+def test_add_objects_without_waiting(collection: Collection, world: World) -> None:
     obj = sdo("campaign")
-    status = collection.add_objects({"objects": [obj]}, wait_for_completion=False)
+    status = collection.add_objects(
+        {"objects": world.authored("alice", [obj])}, wait_for_completion=False
+    )
     assert status.status == "complete"
     assert status.success_count == 1
     status.refresh()  # GET on the status URL the client derives from the collection URL
@@ -160,7 +164,9 @@ def test_add_objects_without_waiting(collection: Collection) -> None:
 
 
 def test_get_status_from_the_api_root(world: World, collection: Collection, scheme: str) -> None:
-    posted = collection.add_objects({"objects": [sdo("malware"), invalid_indicator()]})
+    posted = collection.add_objects(
+        {"objects": world.authored("alice", [sdo("malware"), invalid_indicator()])}
+    )
     root = ApiRoot(f"{world.url}/default/", **credentials(world, "alice", scheme))
     try:
         status = root.get_status(posted.id)
@@ -174,12 +180,12 @@ def test_get_status_from_the_api_root(world: World, collection: Collection, sche
         root.close()
 
 
-def test_get_objects_with_filters(collection: Collection) -> None:
+def test_get_objects_with_filters(collection: Collection, world: World) -> None:
     m = sdo("malware")
     m2 = version_of(m, 30, name="second")
     ind = sdo("indicator")
-    collection.add_objects({"objects": [m, ind]})
-    collection.add_objects({"objects": [m2]})
+    collection.add_objects({"objects": world.authored("alice", [m, ind])})
+    collection.add_objects({"objects": world.authored("alice", [m2])})
     assert collection.get_objects()["objects"] == [ind, m2]
     assert collection.get_objects(type="malware")["objects"] == [m2]
     assert collection.get_objects(type=["malware", "indicator"], version="all")["objects"] == [
@@ -193,9 +199,9 @@ def test_get_objects_with_filters(collection: Collection) -> None:
     assert envelope["more"] is True and envelope["objects"] == [ind]
 
 
-def test_as_pages(collection: Collection) -> None:
+def test_as_pages(collection: Collection, world: World) -> None:
     objs = [sdo("malware", name=f"m{i}") for i in range(5)]
-    collection.add_objects({"objects": objs})
+    collection.add_objects({"objects": world.authored("alice", objs)})
     pages = list(as_pages(collection.get_objects, per_request=2))
     assert [len(p["objects"]) for p in pages] == [2, 2, 1]
     assert [o for p in pages for o in p["objects"]] == objs
@@ -206,9 +212,9 @@ def test_as_pages(collection: Collection) -> None:
     ]
 
 
-def test_get_manifest_and_added_after(collection: Collection) -> None:
+def test_get_manifest_and_added_after(collection: Collection, world: World) -> None:
     objs = [sdo("malware", name=f"m{i}") for i in range(4)]
-    collection.add_objects({"objects": objs})
+    collection.add_objects({"objects": world.authored("alice", objs)})
     records = collection.get_manifest()["objects"]
     assert [r["id"] for r in records] == [o["id"] for o in objs]
     assert [r["version"] for r in records] == [o["modified"] for o in objs]
@@ -218,10 +224,10 @@ def test_get_manifest_and_added_after(collection: Collection) -> None:
     assert collection.get_objects(added_after=cut)["objects"] == objs[2:]
 
 
-def test_get_object_and_versions(collection: Collection) -> None:
+def test_get_object_and_versions(collection: Collection, world: World) -> None:
     v1 = sdo("indicator")
     v2 = version_of(v1, 10, name="v2")
-    collection.add_objects({"objects": [v1, v2]})
+    collection.add_objects({"objects": world.authored("alice", [v1, v2])})
     assert collection.get_object(v1["id"]) == {"more": False, "objects": [v2]}
     assert collection.get_object(v1["id"], version="all")["objects"] == [v1, v2]
     assert collection.get_object(v1["id"], version=v1["modified"])["objects"] == [v1]
@@ -231,10 +237,10 @@ def test_get_object_and_versions(collection: Collection) -> None:
     }
 
 
-def test_delete_object(collection: Collection) -> None:
+def test_delete_object(collection: Collection, world: World) -> None:
     keep = sdo("malware")
     gone = sdo("malware")
-    collection.add_objects({"objects": [keep, gone]})
+    collection.add_objects({"objects": world.authored("alice", [keep, gone])})
     assert collection.delete_object(gone["id"]) is None
     with pytest.raises(requests.HTTPError) as info:
         collection.get_object(gone["id"])
@@ -242,10 +248,10 @@ def test_delete_object(collection: Collection) -> None:
     assert collection.get_objects()["objects"] == [keep]
 
 
-def test_delete_one_version(collection: Collection) -> None:
+def test_delete_one_version(collection: Collection, world: World) -> None:
     v1 = sdo("malware")
     v2 = version_of(v1, 5)
-    collection.add_objects({"objects": [v1, v2]})
+    collection.add_objects({"objects": world.authored("alice", [v1, v2])})
     collection.delete_object(v1["id"], version=v2["modified"])
     assert collection.object_versions(v1["id"])["versions"] == [v1["modified"]]
 
@@ -285,7 +291,7 @@ def test_write_only_collection_through_the_client(world: World, root: Api) -> No
     try:
         assert (coll.can_read, coll.can_write) == (False, True)
         obj = sdo("malware")
-        assert coll.add_objects({"objects": [obj]}).success_count == 1
+        assert coll.add_objects({"objects": world.authored("alice", [obj])}).success_count == 1
         with pytest.raises(AccessError):
             coll.get_objects()
     finally:
@@ -318,7 +324,7 @@ def test_second_api_root_through_the_client(world: World) -> None:
     coll = open_collection(world, "alice", "other-root", "bearer")
     try:
         obj = sdo("malware")
-        assert coll.add_objects({"objects": [obj]}).success_count == 1
+        assert coll.add_objects({"objects": world.authored("alice", [obj])}).success_count == 1
         assert coll.get_objects()["objects"] == [obj]
     finally:
         coll.close()

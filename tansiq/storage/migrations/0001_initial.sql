@@ -74,12 +74,17 @@ CREATE TABLE objects (
     writer_user_id INTEGER,
     writer_org_id  INTEGER,
     peer           TEXT,
+    tlp            INTEGER,
+    creator_org_id INTEGER,
     is_first       INTEGER NOT NULL,
     is_last        INTEGER NOT NULL,
     body_hash      BLOB NOT NULL,
     json           BLOB NOT NULL
 );
-CREATE UNIQUE INDEX objects_by_version ON objects (collection_id, id, vkey);
+-- not UNIQUE: a writer that cannot see an existing version may store its own copy of
+-- the same (id, version) (existence hiding); uniqueness among what a writer knows is
+-- enforced by the write path, under the single-writer lock.
+CREATE INDEX objects_by_version ON objects (collection_id, id, vkey);
 CREATE INDEX objects_by_added ON objects (collection_id, date_added, seq);
 CREATE INDEX objects_last_by_added ON objects (collection_id, date_added, seq) WHERE is_last = 1;
 CREATE INDEX objects_by_type ON objects (collection_id, type, date_added, seq);
@@ -103,3 +108,34 @@ CREATE TABLE statuses (
     body     BLOB NOT NULL
 );
 CREATE INDEX statuses_by_expiry ON statuses (expires);
+
+-- TLP:RED versions: the users who may read them.
+CREATE TABLE recipients (
+    seq     INTEGER NOT NULL,
+    user_id INTEGER NOT NULL,
+    PRIMARY KEY (seq, user_id)
+) WITHOUT ROWID;
+
+-- Append-only, hash-chained audit log.
+CREATE TABLE audit (
+    id            INTEGER PRIMARY KEY,
+    at            TEXT NOT NULL,
+    actor         TEXT NOT NULL,
+    user_id       INTEGER,
+    org_id        INTEGER,
+    action        TEXT NOT NULL,
+    collection_id TEXT,
+    detail        TEXT NOT NULL,
+    prev_hash     TEXT NOT NULL,
+    hash          TEXT NOT NULL
+);
+CREATE INDEX audit_by_collection ON audit (collection_id, id);
+CREATE INDEX audit_by_user ON audit (user_id, id);
+
+-- Consecutive failed logins per user name (slow-down / lockout).
+CREATE TABLE login_failures (
+    name         TEXT PRIMARY KEY,
+    failures     INTEGER NOT NULL,
+    last_failure TEXT NOT NULL,
+    locked_until TEXT
+);

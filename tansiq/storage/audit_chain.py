@@ -1,0 +1,57 @@
+"""Hash chaining of audit entries (shared by every backend and by ``audit verify``).
+
+Each entry's hash covers its own id and fields and the previous entry's hash, so that
+altering, removing, inserting or reordering entries breaks the chain at the first bad one.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Sequence
+from dataclasses import replace
+from typing import Any
+
+import orjson
+
+from tansiq.storage.base import AuditEvent, WriteResult
+
+GENESIS = "0" * 64
+MAX_IDS_PER_ENTRY = 100_000
+
+
+def chain_hash(
+    prev_hash: str,
+    entry_id: int,
+    at: str,
+    actor: str,
+    user_id: int | None,
+    org_id: int | None,
+    action: str,
+    collection_id: str | None,
+    detail: str,
+) -> str:
+    payload = orjson.dumps(
+        [prev_hash, entry_id, at, actor, user_id, org_id, action, collection_id, detail]
+    )
+    return hashlib.sha256(payload).hexdigest()
+
+
+def detail_text(detail: dict[str, Any]) -> str:
+    return orjson.dumps(detail, option=orjson.OPT_SORT_KEYS).decode()
+
+
+def write_audit_event(
+    event: AuditEvent, collection_id: str, results: Sequence[WriteResult], now: str
+) -> AuditEvent:
+    """The audit entry of one write: who, where, and each id/version with its outcome."""
+    outcomes: dict[str, list[list[str | None]]] = {}
+    for r in results[:MAX_IDS_PER_ENTRY]:
+        outcomes.setdefault(r.outcome, []).append([r.id, r.version])
+    detail = dict(event.detail)
+    if "invalid" in detail:
+        outcomes["invalid"] = detail.pop("invalid")
+    detail["counts"] = {k: len(v) for k, v in outcomes.items()}
+    detail["objects"] = outcomes
+    if len(results) > MAX_IDS_PER_ENTRY:
+        detail["truncated"] = len(results) - MAX_IDS_PER_ENTRY
+    return replace(event, collection_id=collection_id, detail=detail, at=event.at or now)
