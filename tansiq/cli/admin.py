@@ -7,6 +7,7 @@ import sys
 import click
 
 from tansiq.access import admin as lib
+from tansiq.access.audit import operator_event
 from tansiq.cli.common import Context, emit, friendly, json_option, pass_ctx
 from tansiq.errors import InvalidInput
 
@@ -41,6 +42,7 @@ def org() -> None:
 def org_add(ctx: Context, name: str, as_json: bool) -> None:
     """Create an organisation and its STIX identity."""
     created = lib.add_org(ctx.store(), name)
+    ctx.store().append_audit([operator_event("org.add", org=created.name, identity=created.identity_id)])
     emit(
         as_json,
         {"id": created.id, "name": created.name, "identity_id": created.identity_id},
@@ -93,6 +95,9 @@ def user_add(
     """Create a user and print its API token (shown once)."""
     password = _read_password(password_stdin)
     created = lib.add_user(ctx.store(), name, org_name, role, password)
+    ctx.store().append_audit(
+        [operator_event("user.add", user=name, org=org_name, role=role, token_id=created.token_record.id)]
+    )
     emit(
         as_json,
         {
@@ -165,6 +170,18 @@ def collection_add(
         read=read_orgs,
         write=write_orgs,
         public=public,
+    )
+    ctx.store().append_audit(
+        [
+            operator_event(
+                "collection.add",
+                collection=created.id,
+                title=created.title,
+                read=sorted(read_orgs),
+                write=sorted(write_orgs),
+                public=public,
+            )
+        ]
     )
     emit(
         as_json,

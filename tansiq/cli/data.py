@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 import click
@@ -11,7 +12,8 @@ from tansiq.access import admin as lib
 from tansiq.cli.common import Context, emit, fail, friendly, json_option, pass_ctx
 from tansiq.errors import InvalidInput, PermissionDenied
 from tansiq.export.bundle import write_bundle
-from tansiq.ingest.bundle import ImportReport, import_file
+from tansiq.ingest.bundle import ImportReport, WriteOptions, import_file
+from tansiq.storage.base import Principal, Store
 
 
 @click.command("import")
@@ -44,15 +46,23 @@ def import_cmd(
             raise InvalidInput(f"{p}: no such file")
         if p.is_dir():
             raise InvalidInput(f"{p}: is a directory, not a JSON file")
+    from tansiq.access.audit import event as audit_event
+    from tansiq.access.policy import access_for, default_tlp, writer_context
+
+    options = WriteOptions(
+        writer=writer_context(store, principal),
+        access=access_for(principal, coll, default_tlp(store)),
+        audit=audit_event(principal, "objects.write", coll.id, via="cli-import"),
+    )
     report = ImportReport()
     show_progress = sys.stderr.isatty() and not as_json
     errors: list[str] = []
     for path in paths:
         try:
             if show_progress:
-                _import_with_progress(store, coll.id, principal, path, report)
+                _import_with_progress(store, coll.id, principal, path, report, options)
             else:
-                import_file(store, coll.id, principal, path, report=report)
+                import_file(store, coll.id, principal, path, report=report, options=options)
         except InvalidInput as exc:
             errors.append(str(exc))
     summary = (
@@ -76,7 +86,14 @@ def import_cmd(
         )
 
 
-def _import_with_progress(store, coll_id, principal, path: Path, report: ImportReport) -> None:  # type: ignore[no-untyped-def]
+def _import_with_progress(
+    store: Store,
+    coll_id: str,
+    principal: Principal,
+    path: Path,
+    report: ImportReport,
+    options: WriteOptions,
+) -> None:
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
     with Progress(
@@ -93,6 +110,7 @@ def _import_with_progress(store, coll_id, principal, path: Path, report: ImportR
             principal,
             path,
             report=report,
+            options=options,
             progress=lambda done, _total: progress.update(task, completed=done),
         )
 
@@ -101,22 +119,47 @@ def _import_with_progress(store, coll_id, principal, path: Path, report: ImportR
 @click.option("--collection", "collection_ref", required=True, help="Collection id or alias.")
 @click.option("--api-root", default=None)
 @click.option("--out", "out_path", default=None, help="Output file (default: standard output).")
+@click.option(
+    "--user",
+    "user_name",
+    default=None,
+    help="Export only what this user may see (default: everything, as the operator).",
+)
 @pass_ctx
 @friendly
-def export_cmd(ctx: Context, collection_ref: str, api_root: str | None, out_path: str | None) -> None:
+def export_cmd(
+    ctx: Context, collection_ref: str, api_root: str | None, out_path: str | None, user_name: str | None
+) -> None:
     """Export every version of a collection as one STIX 2.1 bundle."""
+    from tansiq.access.audit import event as audit_event
+    from tansiq.access.audit import operator_event
+    from tansiq.access.permissions import can_read
+    from tansiq.access.policy import access_for, default_tlp
+
     store = ctx.store()
     coll = lib.require_collection(store, collection_ref, api_root)
+    access = None
+    if user_name is not None:
+        principal = lib.principal(store, user_name)
+        if not can_read(principal, coll):
+            raise PermissionDenied(f"user '{user_name}' may not read collection '{collection_ref}'")
+        access = access_for(principal, coll, default_tlp(store))
     if out_path is None:
-        count = write_bundle(store, coll.id, sys.stdout.buffer)
+        count = write_bundle(store, coll.id, sys.stdout.buffer, access=access)
         sys.stdout.flush()
     else:
         try:
             with open(out_path, "wb") as fh:
-                count = write_bundle(store, coll.id, fh)
+                count = write_bundle(store, coll.id, fh, access=access)
         except OSError as exc:
             raise InvalidInput(f"{out_path}: cannot write ({exc.strerror})") from exc
         click.echo(f"exported {count} object versions to {out_path}", err=True)
+    ev = (
+        audit_event(principal, "export", coll.id, returned=count)
+        if user_name is not None
+        else operator_event("export", collection=coll.id, returned=count)
+    )
+    store.append_audit([replace(ev, collection_id=coll.id)])
 
 
 def register(cli: click.Group) -> None:

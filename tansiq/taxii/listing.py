@@ -47,6 +47,7 @@ def paged_query(
             f"{kind}.read",
             coll.id,
             filters={k: v for k, v in params if k != "next"},
+            **({"object": object_id} if object_id else {}),
             paged=token is not None,
             returned=len(page.rows),
         )

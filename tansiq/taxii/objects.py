@@ -3,6 +3,7 @@ its versions (/objects/{object_id}/versions/)."""
 
 from __future__ import annotations
 
+import json
 import uuid
 from datetime import timedelta
 from typing import Any
@@ -179,6 +180,30 @@ async def _read_body(request: Request, limit: int) -> bytes:
     return b"".join(chunks)
 
 
+class _DuplicateKey(ValueError):
+    pass
+
+
+def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    seen: set[str] = set()
+    for key, _ in pairs:
+        if key in seen:
+            raise _DuplicateKey(key)
+        seen.add(key)
+    return dict(pairs)
+
+
+def _refuse_duplicate_keys(body: bytes) -> None:
+    """JSON objects with a repeated key are ambiguous (parsers keep the first or the last
+    value): refuse them rather than guess."""
+    try:
+        json.loads(body, object_pairs_hook=_no_duplicates)
+    except _DuplicateKey as exc:
+        raise InvalidInput(f"the request body repeats the key '{exc.args[0]}' in one JSON object") from exc
+    except (ValueError, RecursionError) as exc:
+        raise InvalidInput(f"the request body is not valid JSON: {exc}") from exc
+
+
 def _envelope_objects(body: bytes) -> list[Any]:
     if not body.strip():
         raise InvalidInput("the request body is empty; send a TAXII envelope {\"objects\": [...]}")
@@ -186,6 +211,7 @@ def _envelope_objects(body: bytes) -> list[Any]:
         data = orjson.loads(body)
     except orjson.JSONDecodeError as exc:
         raise InvalidInput(f"the request body is not valid JSON: {exc}") from exc
+    _refuse_duplicate_keys(body)
     if not isinstance(data, dict):
         raise InvalidInput("the request body must be a TAXII envelope (a JSON object)")
     objects = data.get("objects")
