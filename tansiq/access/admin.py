@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
+from typing import cast
 
 from tansiq.access.credentials import check_new_password, hash_password, new_token
 from tansiq.clock import now_text
@@ -88,14 +89,16 @@ def add_user(
         if problem:
             raise InvalidInput(problem)
         password_hash = hash_password(password)
-    role_value: Role = role  # type: ignore[assignment]
+    role_value = cast(Role, role)
     user = store.add_user(name, organisation.id, role_value, password_hash)
     plain, hashed = new_token()
     record = store.add_token(user.id, hashed, None, token_label)
     return NewUser(user, plain, record)
 
 
-def issue_token(store: Store, user_name: str, expires: str | None = None, label: str | None = None) -> tuple[str, Token]:
+def issue_token(
+    store: Store, user_name: str, expires: str | None = None, label: str | None = None
+) -> tuple[str, Token]:
     user = require_user(store, user_name)
     plain, hashed = new_token()
     return plain, store.add_token(user.id, hashed, expires, label)
@@ -108,7 +111,9 @@ def principal(store: Store, user_name: str) -> Principal:
     return Principal(user=user, org=store.get_org(user.org_id))
 
 
-def ensure_api_root(store: Store, name: str = DEFAULT_API_ROOT, title: str | None = None) -> ApiRoot:
+def ensure_api_root(
+    store: Store, name: str = DEFAULT_API_ROOT, title: str | None = None
+) -> ApiRoot:
     if not name or not all(c.isalnum() or c in "-_" for c in name):
         raise InvalidInput(f"api root name '{name}' must use letters, digits, '-' or '_' only")
     if name == "taxii2":

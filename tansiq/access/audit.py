@@ -113,7 +113,12 @@ class VerifyResult:
     reason: str | None = None
 
     def as_dict(self) -> dict[str, Any]:
-        return {"ok": self.ok, "entries": self.entries, "first_bad": self.first_bad, "reason": self.reason}
+        return {
+            "ok": self.ok,
+            "entries": self.entries,
+            "first_bad": self.first_bad,
+            "reason": self.reason,
+        }
 
 
 def verify(store: AuditStore) -> VerifyResult:
@@ -124,7 +129,9 @@ def verify(store: AuditStore) -> VerifyResult:
     for row in store.iter_audit():
         if row.id != expected_id:
             if row.id > expected_id:
-                return VerifyResult(False, count, expected_id, f"entry {expected_id} is missing (removed)")
+                return VerifyResult(
+                    False, count, expected_id, f"entry {expected_id} is missing (removed)"
+                )
             return VerifyResult(False, count, row.id, f"entry {row.id} is out of order")
         if row.prev_hash != prev:
             return VerifyResult(
@@ -155,9 +162,14 @@ def verify(store: AuditStore) -> VerifyResult:
         if last_id != count or last_hash != prev:
             if last_id > count:
                 return VerifyResult(
-                    False, count, count + 1, f"entries {count + 1} to {last_id} were removed (log truncated)"
+                    False,
+                    count,
+                    count + 1,
+                    f"entries {count + 1} to {last_id} were removed (log truncated)",
                 )
-            return VerifyResult(False, count, last_id, "the recorded head of the log does not match its entries")
+            return VerifyResult(
+                False, count, last_id, "the recorded head of the log does not match its entries"
+            )
     elif count:
         return VerifyResult(False, count, 1, "the recorded head of the log is missing")
     return VerifyResult(True, count)

@@ -42,9 +42,7 @@ def set_default_marking(store: Store, name: str) -> str:
     if not wanted.startswith("TLP:"):
         wanted = "TLP:" + wanted
     if wanted not in TLP_LEVELS:
-        raise InvalidInput(
-            f"unknown marking '{name}'; choose one of {', '.join(TLP_LEVELS)}"
-        )
+        raise InvalidInput(f"unknown marking '{name}'; choose one of {', '.join(TLP_LEVELS)}")
     store.set_setting(DEFAULT_MARKING_SETTING, wanted)
     return wanted
 
@@ -123,9 +121,12 @@ class WriterContext:
                     oid, RECIPIENTS_PROPERTY, f"unknown user(s): {', '.join(sorted(unknown))}"
                 )
             recipients = tuple(self.users[n] for n in named)
-        if tlp_level(obj) == RED or (named is not None):
-            if self.user_id is not None and self.user_id not in recipients:
-                recipients = (*recipients, self.user_id)
+        if (
+            (tlp_level(obj) == RED or named is not None)
+            and self.user_id is not None
+            and self.user_id not in recipients
+        ):
+            recipients = (*recipients, self.user_id)
         return obj, recipients
 
 

@@ -32,7 +32,9 @@ def token() -> None:
 @json_option
 @pass_ctx
 @friendly
-def token_add(ctx: Context, user_name: str, expires: str | None, label: str | None, as_json: bool) -> None:
+def token_add(
+    ctx: Context, user_name: str, expires: str | None, label: str | None, as_json: bool
+) -> None:
     """Issue a new API token for a user."""
     from tansiq.stix.timestamps import format_timestamp, parse_timestamp
 
@@ -41,7 +43,9 @@ def token_add(ctx: Context, user_name: str, expires: str | None, label: str | No
         try:
             expiry = format_timestamp(parse_timestamp(expires))
         except ValueError as exc:
-            raise InvalidInput(f"--expires '{expires}' is not a timestamp like 2027-01-31T00:00:00Z") from exc
+            raise InvalidInput(
+                f"--expires '{expires}' is not a timestamp like 2027-01-31T00:00:00Z"
+            ) from exc
     plain, record = lib.issue_token(ctx.store(), user_name, expiry, label)
     _audit(ctx, "token.add", user=user_name, token_id=record.id)
     emit(
@@ -96,7 +100,11 @@ def token_revoke(ctx: Context, token_id: int, as_json: bool) -> None:
         raise NotFound(f"unknown token {token_id}")
     changed = store.revoke_token(token_id)
     _audit(ctx, "token.revoke", token_id=token_id)
-    emit(as_json, {"token_id": token_id, "revoked": True, "changed": changed}, f"token {token_id} revoked")
+    emit(
+        as_json,
+        {"token_id": token_id, "revoked": True, "changed": changed},
+        f"token {token_id} revoked",
+    )
 
 
 # ---------------------------------------------------------------- users
@@ -155,7 +163,13 @@ def user_role(ctx: Context, name: str, role: str, as_json: bool) -> None:
 @pass_ctx
 @friendly
 def grant(
-    ctx: Context, collection_ref: str, org_name: str, read: bool, write: bool, api_root: str | None, as_json: bool
+    ctx: Context,
+    collection_ref: str,
+    org_name: str,
+    read: bool,
+    write: bool,
+    api_root: str | None,
+    as_json: bool,
 ) -> None:
     """Grant an organisation read and/or write on a collection (replaces its grant)."""
     store = ctx.store()
@@ -179,14 +193,20 @@ def grant(
 @json_option
 @pass_ctx
 @friendly
-def revoke(ctx: Context, collection_ref: str, org_name: str, api_root: str | None, as_json: bool) -> None:
+def revoke(
+    ctx: Context, collection_ref: str, org_name: str, api_root: str | None, as_json: bool
+) -> None:
     """Remove an organisation's grant on a collection."""
     store = ctx.store()
     coll = lib.require_collection(store, collection_ref, api_root)
     org = lib.require_org(store, org_name)
     store.set_grant(coll.id, org.id, False, False)
     _audit(ctx, "grant.revoke", collection=coll.id, org=org.name)
-    emit(as_json, {"collection": coll.id, "org": org.name, "read": False, "write": False}, f"'{org.name}' no longer granted on '{coll.title}'")
+    emit(
+        as_json,
+        {"collection": coll.id, "org": org.name, "read": False, "write": False},
+        f"'{org.name}' no longer granted on '{coll.title}'",
+    )
 
 
 # ---------------------------------------------------------------- settings
@@ -268,7 +288,7 @@ def audit_show(
     user_id = lib.require_user(store, user_name).id if user_name else None
     org_id = lib.require_org(store, org_name).id if org_name else None
     coll_id = lib.require_collection(store, collection_ref).id if collection_ref else None
-    bounds = []
+    bounds: list[str | None] = []
     for label, value in (("--since", since), ("--until", until)):
         if value is None:
             bounds.append(None)
@@ -276,7 +296,9 @@ def audit_show(
         try:
             bounds.append(timestamp_key(value))
         except ValueError as exc:
-            raise InvalidInput(f"{label} '{value}' is not a timestamp like 2026-11-01T00:00:00Z") from exc
+            raise InvalidInput(
+                f"{label} '{value}' is not a timestamp like 2026-11-01T00:00:00Z"
+            ) from exc
     rows = []
     for row in store.iter_audit(
         user_id=user_id, org_id=org_id, collection_id=coll_id, since=bounds[0], until=bounds[1]

@@ -42,7 +42,9 @@ def org() -> None:
 def org_add(ctx: Context, name: str, as_json: bool) -> None:
     """Create an organisation and its STIX identity."""
     created = lib.add_org(ctx.store(), name)
-    ctx.store().append_audit([operator_event("org.add", org=created.name, identity=created.identity_id)])
+    ctx.store().append_audit(
+        [operator_event("org.add", org=created.name, identity=created.identity_id)]
+    )
     emit(
         as_json,
         {"id": created.id, "name": created.name, "identity_id": created.identity_id},
@@ -96,7 +98,11 @@ def user_add(
     password = _read_password(password_stdin)
     created = lib.add_user(ctx.store(), name, org_name, role, password)
     ctx.store().append_audit(
-        [operator_event("user.add", user=name, org=org_name, role=role, token_id=created.token_record.id)]
+        [
+            operator_event(
+                "user.add", user=name, org=org_name, role=role, token_id=created.token_record.id
+            )
+        ]
     )
     emit(
         as_json,
@@ -123,13 +129,22 @@ def user_list(ctx: Context, as_json: bool) -> None:
     orgs = {o.id: o.name for o in store.list_orgs()}
     users = store.list_users()
     rows = [
-        {"id": u.id, "name": u.name, "org": orgs.get(u.org_id), "role": u.role, "disabled": u.disabled}
+        {
+            "id": u.id,
+            "name": u.name,
+            "org": orgs.get(u.org_id),
+            "role": u.role,
+            "disabled": u.disabled,
+        }
         for u in users
     ]
     emit(
         as_json,
         {"users": rows},
-        "\n".join(f"{r['name']}\t{r['org']}\t{r['role']}" + ("\tdisabled" if r["disabled"] else "") for r in rows),
+        "\n".join(
+            f"{r['name']}\t{r['org']}\t{r['role']}" + ("\tdisabled" if r["disabled"] else "")
+            for r in rows
+        ),
     )
 
 
@@ -144,7 +159,9 @@ def collection() -> None:
 @click.option("--alias", default=None, help="Short name usable instead of the id.")
 @click.option("--description", default=None)
 @click.option("--read", "read_orgs", multiple=True, help="Organisation granted read (repeatable).")
-@click.option("--write", "write_orgs", multiple=True, help="Organisation granted write (repeatable).")
+@click.option(
+    "--write", "write_orgs", multiple=True, help="Organisation granted write (repeatable)."
+)
 @click.option("--public", is_flag=True, help="Anonymous callers may read it.")
 @json_option
 @pass_ctx
@@ -185,7 +202,12 @@ def collection_add(
     )
     emit(
         as_json,
-        {"id": created.id, "title": created.title, "alias": created.alias, "api_root": created.api_root},
+        {
+            "id": created.id,
+            "title": created.title,
+            "alias": created.alias,
+            "api_root": created.api_root,
+        },
         f"collection '{created.title}' created in api root '{created.api_root}': {created.id}",
     )
 
@@ -214,7 +236,10 @@ def collection_list(ctx: Context, as_json: bool) -> None:
     emit(
         as_json,
         {"collections": rows},
-        "\n".join(f"{r['id']}\t{r['api_root']}\t{r['alias'] or '-'}\t{r['title']}\t{r['versions']} versions" for r in rows),
+        "\n".join(
+            f"{r['id']}\t{r['api_root']}\t{r['alias'] or '-'}\t{r['title']}\t{r['versions']} versions"
+            for r in rows
+        ),
     )
 
 

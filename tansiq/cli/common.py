@@ -38,7 +38,9 @@ class Context:
 
 pass_ctx = click.make_pass_decorator(Context)
 
-json_option = click.option("--json", "as_json", is_flag=True, help="Print one JSON object on stdout.")
+json_option = click.option(
+    "--json", "as_json", is_flag=True, help="Print one JSON object on stdout."
+)
 
 
 def emit(as_json: bool, data: dict[str, Any], text: str) -> None:

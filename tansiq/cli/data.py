@@ -128,7 +128,11 @@ def _import_with_progress(
 @pass_ctx
 @friendly
 def export_cmd(
-    ctx: Context, collection_ref: str, api_root: str | None, out_path: str | None, user_name: str | None
+    ctx: Context,
+    collection_ref: str,
+    api_root: str | None,
+    out_path: str | None,
+    user_name: str | None,
 ) -> None:
     """Export every version of a collection as one STIX 2.1 bundle."""
     from tansiq.access.audit import event as audit_event

@@ -188,7 +188,13 @@ class ImportReport:
             "conflicts": self.conflicts,
             "invalid": self.invalid,
             "failures": [
-                {"index": f.index, "id": f.id, "version": f.version, "outcome": f.outcome, "message": f.message}
+                {
+                    "index": f.index,
+                    "id": f.id,
+                    "version": f.version,
+                    "outcome": f.outcome,
+                    "message": f.message,
+                }
                 for f in self.failures
             ],
         }

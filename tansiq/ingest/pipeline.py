@@ -61,7 +61,9 @@ def import_parallel(
 ) -> None:
     ctx = mp.get_context("fork")
     channel = ctx.Queue(maxsize=QUEUE_DEPTH)
-    reader = ctx.Process(target=_produce, args=(str(path), channel, BATCH, opts.writer), daemon=True)
+    reader = ctx.Process(
+        target=_produce, args=(str(path), channel, BATCH, opts.writer), daemon=True
+    )
     reader.start()
     done = 0
     try:

@@ -12,7 +12,7 @@ import secrets
 import sqlite3
 import threading
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import replace
 from importlib import resources
 from pathlib import Path
@@ -21,11 +21,9 @@ from typing import Any
 import orjson
 
 from tansiq.clock import MonotonicClock, now_text
-from tansiq.storage.audit_chain import GENESIS, chain_hash, detail_text, write_audit_event
-from tansiq.storage.identity import body_hash
-from tansiq.storage.visibility import known_to_writer_sql, visible_sql
-from tansiq.stix.timestamps import compare_key
 from tansiq.errors import ConfigurationError, InvalidInput
+from tansiq.stix.timestamps import compare_key
+from tansiq.storage.audit_chain import GENESIS, chain_hash, detail_text, write_audit_event
 from tansiq.storage.base import (
     Access,
     ApiRoot,
@@ -46,6 +44,8 @@ from tansiq.storage.base import (
     WriteResult,
     chunked,
 )
+from tansiq.storage.identity import body_hash
+from tansiq.storage.visibility import known_to_writer_sql, visible_sql
 
 _OBJ_COLUMNS = (
     "seq, collection_id, id, type, version, spec_version, date_added, created_by, markings, "
@@ -89,7 +89,9 @@ def migration_scripts(dialect: str = "sqlite") -> list[tuple[str, str]]:
 class _AuditMixin:
     """Audit log storage for SQLiteStore (appends happen under the single-writer lock)."""
 
-    conn: sqlite3.Connection
+    @property
+    def conn(self) -> sqlite3.Connection:
+        raise NotImplementedError
 
     def _append_audit(self, conn: sqlite3.Connection, events: Sequence[AuditEvent]) -> None:
         head = conn.execute("SELECT id, hash FROM audit ORDER BY id DESC LIMIT 1").fetchone()
@@ -101,10 +103,29 @@ class _AuditMixin:
             detail = detail_text(ev.detail)
             at = ev.at or now
             h = chain_hash(
-                prev, last_id, at, ev.actor, ev.user_id, ev.org_id, ev.action, ev.collection_id, detail
+                prev,
+                last_id,
+                at,
+                ev.actor,
+                ev.user_id,
+                ev.org_id,
+                ev.action,
+                ev.collection_id,
+                detail,
             )
             rows.append(
-                (last_id, at, ev.actor, ev.user_id, ev.org_id, ev.action, ev.collection_id, detail, prev, h)
+                (
+                    last_id,
+                    at,
+                    ev.actor,
+                    ev.user_id,
+                    ev.org_id,
+                    ev.action,
+                    ev.collection_id,
+                    detail,
+                    prev,
+                    h,
+                )
             )
             prev = h
         conn.executemany(
@@ -137,7 +158,11 @@ class _AuditMixin:
     ) -> Iterator[AuditRow]:
         where = ["id > ?"]
         fixed: list[Any] = []
-        for col, val in (("user_id", user_id), ("org_id", org_id), ("collection_id", collection_id)):
+        for col, val in (
+            ("user_id", user_id),
+            ("org_id", org_id),
+            ("collection_id", collection_id),
+        ):
             if val is not None:
                 where.append(f"{col} = ?")
                 fixed.append(val)
@@ -219,10 +244,8 @@ class SQLiteStore(_AuditMixin):
     def close(self) -> None:
         with self._conns_lock:
             for c in self._conns:
-                try:
+                with suppress(sqlite3.Error):
                     c.close()
-                except sqlite3.Error:
-                    pass
             self._conns.clear()
         self._local = threading.local()
 
@@ -259,7 +282,9 @@ class SQLiteStore(_AuditMixin):
 
     def applied_migrations(self) -> list[str]:
         try:
-            return [r[0] for r in self.conn.execute("SELECT name FROM schema_migrations ORDER BY name")]
+            return [
+                r[0] for r in self.conn.execute("SELECT name FROM schema_migrations ORDER BY name")
+            ]
         except sqlite3.OperationalError:
             return []
 
@@ -296,7 +321,9 @@ class SQLiteStore(_AuditMixin):
         with self._write() as conn:
             if conn.execute("SELECT 1 FROM orgs WHERE name = ?", (name,)).fetchone():
                 raise InvalidInput(f"organisation '{name}' already exists")
-            if conn.execute("SELECT 1 FROM orgs WHERE identity_id = ?", (identity["id"],)).fetchone():
+            if conn.execute(
+                "SELECT 1 FROM orgs WHERE identity_id = ?", (identity["id"],)
+            ).fetchone():
                 raise InvalidInput(f"identity {identity['id']} already belongs to an organisation")
             cur = conn.execute(
                 "INSERT INTO orgs (name, identity_id, identity, created) VALUES (?, ?, ?, ?)",
@@ -351,12 +378,16 @@ class SQLiteStore(_AuditMixin):
         return [self._user_from_row(r) for r in rows]
 
     def user_password_hash(self, user_id: int) -> str | None:
-        row = self.conn.execute("SELECT password_hash FROM users WHERE id = ?", (user_id,)).fetchone()
+        row = self.conn.execute(
+            "SELECT password_hash FROM users WHERE id = ?", (user_id,)
+        ).fetchone()
         return None if row is None else row[0]
 
     def set_user_password_hash(self, user_id: int, password_hash: str) -> None:
         with self._write() as conn:
-            conn.execute("UPDATE users SET password_hash = ? WHERE id = ?", (password_hash, user_id))
+            conn.execute(
+                "UPDATE users SET password_hash = ? WHERE id = ?", (password_hash, user_id)
+            )
 
     def add_token(
         self, user_id: int, token_hash: str, expires: str | None, label: str | None
@@ -397,7 +428,9 @@ class SQLiteStore(_AuditMixin):
 
     def revoke_token(self, token_id: int) -> bool:
         with self._write() as conn:
-            cur = conn.execute("UPDATE tokens SET revoked = 1 WHERE id = ? AND revoked = 0", (token_id,))
+            cur = conn.execute(
+                "UPDATE tokens SET revoked = 1 WHERE id = ? AND revoked = 0", (token_id,)
+            )
             return cur.rowcount > 0
 
     def set_user_disabled(self, user_id: int, disabled: bool) -> None:
@@ -423,12 +456,16 @@ class SQLiteStore(_AuditMixin):
                 "locked_until = COALESCE(excluded.locked_until, locked_until)",
                 (name, now, locked_until),
             )
-            row = conn.execute("SELECT failures FROM login_failures WHERE name = ?", (name,)).fetchone()
+            row = conn.execute(
+                "SELECT failures FROM login_failures WHERE name = ?", (name,)
+            ).fetchone()
             return int(row[0])
 
     def set_login_lock(self, name: str, locked_until: str) -> None:
         with self._write() as conn:
-            conn.execute("UPDATE login_failures SET locked_until = ? WHERE name = ?", (locked_until, name))
+            conn.execute(
+                "UPDATE login_failures SET locked_until = ? WHERE name = ?", (locked_until, name)
+            )
 
     def clear_login_failures(self, name: str) -> None:
         with self._write() as conn:
@@ -465,10 +502,13 @@ class SQLiteStore(_AuditMixin):
         with self._write() as conn:
             if conn.execute("SELECT 1 FROM collections WHERE id = ?", (collection.id,)).fetchone():
                 raise InvalidInput(f"collection '{collection.id}' already exists")
-            if collection.alias and conn.execute(
-                "SELECT 1 FROM collections WHERE api_root = ? AND alias = ?",
-                (collection.api_root, collection.alias),
-            ).fetchone():
+            if (
+                collection.alias
+                and conn.execute(
+                    "SELECT 1 FROM collections WHERE api_root = ? AND alias = ?",
+                    (collection.api_root, collection.alias),
+                ).fetchone()
+            ):
                 raise InvalidInput(
                     f"a collection with alias '{collection.alias}' already exists in api root "
                     f"'{collection.api_root}'"
@@ -491,7 +531,12 @@ class SQLiteStore(_AuditMixin):
             conn.executemany(
                 "INSERT INTO grants (collection_id, org_id, can_read, can_write) VALUES (?, ?, ?, ?)",
                 [
-                    (collection.id, o, int(o in collection.read_orgs), int(o in collection.write_orgs))
+                    (
+                        collection.id,
+                        o,
+                        int(o in collection.read_orgs),
+                        int(o in collection.write_orgs),
+                    )
                     for o in sorted(orgs)
                 ],
             )
@@ -558,7 +603,8 @@ class SQLiteStore(_AuditMixin):
         with self._write() as conn:
             if not read and not write:
                 conn.execute(
-                    "DELETE FROM grants WHERE collection_id = ? AND org_id = ?", (collection_id, org_id)
+                    "DELETE FROM grants WHERE collection_id = ? AND org_id = ?",
+                    (collection_id, org_id),
                 )
                 return
             conn.execute(
@@ -606,7 +652,8 @@ class SQLiteStore(_AuditMixin):
         sync = writer.user is not None and writer.user.role == "sync"
         with self._write() as conn:
             local_orgs = {
-                identity: int(org) for org, identity in conn.execute("SELECT id, identity_id FROM orgs")
+                identity: int(org)
+                for org, identity in conn.execute("SELECT id, identity_id FROM orgs")
             }
             known_expr = known_to_writer_sql(access) if access is not None else "1"
             # every stored version of these ids: [vkey, hash, seq, first, last, version, created_by, known]
@@ -626,7 +673,9 @@ class SQLiteStore(_AuditMixin):
                 "SELECT value FROM settings WHERE key = 'last_date_added'"
             ).fetchone()
             self._clock.observe(last_added[0] if last_added else None)
-            next_seq = int(conn.execute("SELECT COALESCE(MAX(seq), 0) FROM objects").fetchone()[0]) + 1
+            next_seq = (
+                int(conn.execute("SELECT COALESCE(MAX(seq), 0) FROM objects").fetchone()[0]) + 1
+            )
 
             results: list[WriteResult] = []
             rows: list[list[Any]] = []  # rows to insert; flags may still change in this chunk
@@ -670,9 +719,7 @@ class SQLiteStore(_AuditMixin):
                             )
                         continue
                     if not sync:
-                        other = next(
-                            (e for e in entries if e[7] and e[6] != nv.created_by), None
-                        )
+                        other = next((e for e in entries if e[7] and e[6] != nv.created_by), None)
                         if other is not None:
                             results.append(
                                 WriteResult(
@@ -728,9 +775,13 @@ class SQLiteStore(_AuditMixin):
                 recipients.extend((seq, uid) for uid in nv.recipients)
                 results.append(WriteResult(nv.index, nv.id, version_text, "added"))
             if clear_last:
-                conn.executemany("UPDATE objects SET is_last = 0 WHERE seq = ?", [(s,) for s in clear_last])
+                conn.executemany(
+                    "UPDATE objects SET is_last = 0 WHERE seq = ?", [(s,) for s in clear_last]
+                )
             if clear_first:
-                conn.executemany("UPDATE objects SET is_first = 0 WHERE seq = ?", [(s,) for s in clear_first])
+                conn.executemany(
+                    "UPDATE objects SET is_first = 0 WHERE seq = ?", [(s,) for s in clear_first]
+                )
             if rows:
                 conn.executemany(
                     "INSERT INTO objects (seq, collection_id, id, type, version, vkey, spec_version, "
@@ -786,7 +837,9 @@ class SQLiteStore(_AuditMixin):
             if v.last:
                 parts.append("is_last = 1" if access is None else self._latest_visible(access, ">"))
             if v.first:
-                parts.append("is_first = 1" if access is None else self._latest_visible(access, "<"))
+                parts.append(
+                    "is_first = 1" if access is None else self._latest_visible(access, "<")
+                )
             if v.exact:
                 parts.append(f"vkey IN ({','.join('?' * len(v.exact))})")
                 args.extend(compare_key(e) for e in v.exact)
@@ -1001,4 +1054,3 @@ def _split_sql(sql: str) -> list[str]:
     """Split a migration script into statements (no semicolons inside our literals)."""
     lines = [line for line in sql.splitlines() if not line.strip().startswith("--")]
     return [s.strip() for s in "\n".join(lines).split(";") if s.strip()]
-

@@ -11,8 +11,8 @@ from starlette.responses import Response
 
 from tansiq.access.audit import AuditLog
 from tansiq.access.authenticate import Authenticator
-from tansiq.access.policy import access_for, default_tlp
 from tansiq.access.permissions import can_read, can_see, can_write
+from tansiq.access.policy import access_for, default_tlp
 from tansiq.errors import AuthenticationError, NotFound, PermissionDenied, TansiqError
 from tansiq.storage.base import Access, ApiRoot, Collection, Page, Principal, Store
 from tansiq.taxii.media import TAXII_21, check_accept
@@ -80,9 +80,7 @@ def api_root(svc: Services, principal: Principal, name: str) -> ApiRoot:
     return root
 
 
-def collection(
-    svc: Services, principal: Principal, root: str, collection_id: str
-) -> Collection:
+def collection(svc: Services, principal: Principal, root: str, collection_id: str) -> Collection:
     """The collection if the caller may know it exists; else 401 (anonymous) or 404."""
     found = svc.store.get_collection(collection_id, root)
     if found is None or found.id != collection_id or not can_see(principal, found):

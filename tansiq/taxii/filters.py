@@ -16,7 +16,15 @@ _ID = re.compile(
 )
 _SPEC = re.compile(r"^\d+\.\d+$")
 
-ALL_FILTERS = ("added_after", "limit", "next", "match[id]", "match[type]", "match[version]", "match[spec_version]")
+ALL_FILTERS = (
+    "added_after",
+    "limit",
+    "next",
+    "match[id]",
+    "match[type]",
+    "match[version]",
+    "match[spec_version]",
+)
 
 
 def _values(params: Iterable[tuple[str, str]], name: str) -> list[str]:
@@ -69,7 +77,9 @@ def parse_spec_versions(params: list[tuple[str, str]]) -> tuple[str, ...]:
     values = _values(params, "match[spec_version]")
     for v in values:
         if not _SPEC.match(v):
-            raise InvalidInput(f"filter 'match[spec_version]' value '{v}' is not a version like 2.1")
+            raise InvalidInput(
+                f"filter 'match[spec_version]' value '{v}' is not a version like 2.1"
+            )
     return tuple(values)
 
 
@@ -112,9 +122,7 @@ def parse_query(
     for t in types:
         if not _TYPE.match(t) or "--" in t:
             raise InvalidInput(f"filter 'match[type]' value '{t}' is not a STIX type name")
-    versions = (
-        VersionFilter(all=True, last=False) if all_versions else parse_versions(params)
-    )
+    versions = VersionFilter(all=True, last=False) if all_versions else parse_versions(params)
     return Query(
         collection_id=collection_id,
         added_after=timestamp(added_after, "added_after") if added_after is not None else None,

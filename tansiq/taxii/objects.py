@@ -57,9 +57,7 @@ def _object_id(request: Request) -> str:
     return object_id
 
 
-def _exists(
-    svc: context.Services, principal: Principal, coll: Collection, object_id: str
-) -> bool:
+def _exists(svc: context.Services, principal: Principal, coll: Collection, object_id: str) -> bool:
     """Whether the caller can see any version of the object (hidden == missing)."""
     page = svc.store.query(
         Query(
@@ -199,14 +197,16 @@ def _refuse_duplicate_keys(body: bytes) -> None:
     try:
         json.loads(body, object_pairs_hook=_no_duplicates)
     except _DuplicateKey as exc:
-        raise InvalidInput(f"the request body repeats the key '{exc.args[0]}' in one JSON object") from exc
+        raise InvalidInput(
+            f"the request body repeats the key '{exc.args[0]}' in one JSON object"
+        ) from exc
     except (ValueError, RecursionError) as exc:
         raise InvalidInput(f"the request body is not valid JSON: {exc}") from exc
 
 
 def _envelope_objects(body: bytes) -> list[Any]:
     if not body.strip():
-        raise InvalidInput("the request body is empty; send a TAXII envelope {\"objects\": [...]}")
+        raise InvalidInput('the request body is empty; send a TAXII envelope {"objects": [...]}')
     try:
         data = orjson.loads(body)
     except orjson.JSONDecodeError as exc:
@@ -235,7 +235,9 @@ def status_record(
                 entry["message"] = "already stored (identical version)"
             successes.append(entry)
         else:
-            entry["message"] = f"object {r.index}: {r.message}" if r.message else f"object {r.index}"
+            entry["message"] = (
+                f"object {r.index}: {r.message}" if r.message else f"object {r.index}"
+            )
             failures.append(entry)
     return StatusRecord(
         id=str(uuid.uuid4()),
@@ -285,8 +287,10 @@ async def get_status(request: Request) -> Response:
     root = context.api_root(svc, principal, request.path_params["api_root"])
     status_id = request.path_params["status_id"]
     found = svc.store.get_status(root.name, status_id)
-    if found is None or found.expires < now_text() or (
-        found.owner != principal.key and not principal.is_admin
+    if (
+        found is None
+        or found.expires < now_text()
+        or (found.owner != principal.key and not principal.is_admin)
     ):
         raise NotFound(f"status '{status_id}' not found")
     return context.taxii_response(found.to_taxii())

@@ -19,7 +19,9 @@ _ERRORS = {
 }
 
 
-def _param(name: str, where: str = "query", required: bool = False, desc: str = "") -> dict[str, Any]:
+def _param(
+    name: str, where: str = "query", required: bool = False, desc: str = ""
+) -> dict[str, Any]:
     return {
         "name": name,
         "in": where,
@@ -74,7 +76,15 @@ def _op(summary: str, params: list[str], ok: str = "200", body: bool = False) ->
 
 
 def document() -> dict[str, Any]:
-    listing = ["added_after", "limit", "next", "match[id]", "match[type]", "match[version]", "match[spec_version]"]
+    listing = [
+        "added_after",
+        "limit",
+        "next",
+        "match[id]",
+        "match[type]",
+        "match[version]",
+        "match[spec_version]",
+    ]
     coll = ["api_root", "collection_id"]
     obj = [*coll, "object_id"]
     return {
@@ -105,7 +115,9 @@ def document() -> dict[str, Any]:
         "paths": {
             "/taxii2/": {"get": _op("Server discovery", [])},
             "/{api_root}/": {"get": _op("API root information", ["api_root"])},
-            "/{api_root}/status/{status_id}/": {"get": _op("Status of a POST", ["api_root", "status_id"])},
+            "/{api_root}/status/{status_id}/": {
+                "get": _op("Status of a POST", ["api_root", "status_id"])
+            },
             "/{api_root}/collections/": {"get": _op("Collections", ["api_root"])},
             "/{api_root}/collections/{collection_id}/": {"get": _op("One collection", coll)},
             "/{api_root}/collections/{collection_id}/objects/": {
@@ -120,7 +132,10 @@ def document() -> dict[str, Any]:
                 "delete": _op("Delete an object", obj + ["match[version]", "match[spec_version]"]),
             },
             "/{api_root}/collections/{collection_id}/objects/{object_id}/versions/": {
-                "get": _op("Versions of an object", obj + ["added_after", "limit", "next", "match[spec_version]"])
+                "get": _op(
+                    "Versions of an object",
+                    obj + ["added_after", "limit", "next", "match[spec_version]"],
+                )
             },
             "/{api_root}/collections/{collection_id}/manifest/": {
                 "get": _op("Manifest", coll + listing)

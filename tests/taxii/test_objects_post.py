@@ -382,7 +382,7 @@ def test_large_envelope_within_limit(alice: Api) -> None:
     assert {o["id"] for o in alice.objects("shared")} == {o["id"] for o in objs}
 
 
-def test_bundle_ids_need_not_be_known(alice: Api) -> None:
+def test_relationship_may_point_outside_the_collection(alice: Api) -> None:
     """Relationships may point at objects the collection does not hold."""
     rel = sdo(
         "relationship",
@@ -393,3 +393,4 @@ def test_bundle_ids_need_not_be_known(alice: Api) -> None:
     rel.pop("name")
     status = alice.add("shared", [rel])
     assert status["success_count"] == 1, status
+    assert alice.objects("shared") == [rel]
