@@ -35,23 +35,13 @@ ROUTES = [
     Route("/{api_root}/collections/{collection_id}/", collections.get_collection, methods=["GET"]),
     Route(
         "/{api_root}/collections/{collection_id}/objects/",
-        objects.get_objects,
-        methods=["GET"],
-    ),
-    Route(
-        "/{api_root}/collections/{collection_id}/objects/",
-        objects.add_objects,
-        methods=["POST"],
+        objects.objects_endpoint,
+        methods=["GET", "POST"],
     ),
     Route(
         "/{api_root}/collections/{collection_id}/objects/{object_id}/",
-        objects.get_object,
-        methods=["GET"],
-    ),
-    Route(
-        "/{api_root}/collections/{collection_id}/objects/{object_id}/",
-        objects.delete_object,
-        methods=["DELETE"],
+        objects.object_endpoint,
+        methods=["GET", "DELETE"],
     ),
     Route(
         "/{api_root}/collections/{collection_id}/objects/{object_id}/versions/",

@@ -28,14 +28,16 @@ ALL_FILTERS = (
 
 
 def _values(params: Iterable[tuple[str, str]], name: str) -> list[str]:
-    out: list[str] = []
-    for key, value in params:
-        if key == name:
-            parts = [p.strip() for p in value.split(",")]
-            if any(not p for p in parts):
-                raise InvalidInput(f"filter '{name}' has an empty value")
-            out.extend(parts)
-    return out
+    """The comma-separated values of a filter given at most once (TAXII 2.1 section 3.4)."""
+    raw = _single(params, name)
+    if raw is None:
+        return []
+    parts = [p.strip() for p in raw.split(",")]
+    if any(not p for p in parts):
+        raise InvalidInput(f"filter '{name}' has an empty value")
+    if len(set(parts)) != len(parts):
+        raise InvalidInput(f"filter '{name}' repeats a value")
+    return parts
 
 
 def _single(params: Iterable[tuple[str, str]], name: str) -> str | None:
@@ -58,6 +60,8 @@ def parse_versions(params: list[tuple[str, str]], default_last: bool = True) -> 
     values = _values(params, "match[version]")
     if not values:
         return VersionFilter(last=default_last, all=not default_last)
+    if "all" in values and len(values) > 1:
+        raise InvalidInput("filter 'match[version]' value 'all' must stand alone")
     first = last = every = False
     exact: list[str] = []
     for v in values:
@@ -87,7 +91,7 @@ def parse_limit(params: list[tuple[str, str]], default: int, maximum: int) -> in
     raw = _single(params, "limit")
     if raw is None:
         return default
-    if not raw.isdigit() or int(raw) < 1:
+    if not (raw.isascii() and raw.isdigit()) or int(raw) < 1:
         raise InvalidInput(f"filter 'limit' must be a positive integer, not '{raw}'")
     return min(int(raw), maximum)
 

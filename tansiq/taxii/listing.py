@@ -8,6 +8,7 @@ from dataclasses import replace
 from starlette.requests import Request
 
 from tansiq.access.audit import event as audit_event
+from tansiq.errors import InvalidInput
 from tansiq.storage.base import Collection, Page, Principal, Query
 from tansiq.taxii import context, paging
 from tansiq.taxii.filters import ALL_FILTERS, parse_query
@@ -37,7 +38,10 @@ def paged_query(
     query = replace(query, access=context.access(svc, principal, coll))
     filters = f"{kind}|{query.filter_fingerprint()}"
     secret = svc.store.instance_secret()
-    token = request.query_params.get("next")
+    tokens = request.query_params.getlist("next")
+    if len(tokens) > 1:
+        raise InvalidInput("filter 'next' is given more than once")
+    token = tokens[0] if tokens else None
     if token is not None:
         query = replace(query, after=paging.decode(secret, principal.key, filters, token))
     page = svc.store.query(query)

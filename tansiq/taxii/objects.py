@@ -78,7 +78,7 @@ async def get_object(request: Request) -> Response:
     query, page, token = paged_query(
         request, svc, principal, coll, allow=OBJECT_FILTERS, object_id=object_id, kind="object"
     )
-    if not page.rows and query.after is None and not _exists(svc, principal, coll, object_id):
+    if not page.rows and query.after is None:
         raise NotFound(f"object '{object_id}' not found in collection '{coll.id}'")
     return context.taxii_response(envelope_bytes(page, token), headers=context.date_headers(page))
 
@@ -118,12 +118,12 @@ async def delete_object(request: Request) -> Response:
             raise InvalidInput(f"filter '{key}' is not supported on this endpoint")
     versions = parse_versions(params, default_last=False)
     spec_versions = parse_spec_versions(params)
-    readable = can_read(principal, coll)
-    if not readable or not _exists(svc, principal, coll, object_id):
-        if readable or can_write(principal, coll):
-            raise NotFound(f"object '{object_id}' not found in collection '{coll.id}'")
-        raise NotFound(f"object '{object_id}' not found")
+    # deleting needs both rights (checked before existence, so nothing is revealed)
     context.require_write(principal, coll)
+    if not can_read(principal, coll):
+        raise PermissionDenied(f"no read access to collection '{coll.id}': deleting needs read and write")
+    if not _exists(svc, principal, coll, object_id):
+        raise NotFound(f"object '{object_id}' not found in collection '{coll.id}'")
     user = principal.user
     assert user is not None
     creator_org = None if user.role == "admin" else user.org_id
@@ -279,6 +279,19 @@ async def add_objects(request: Request) -> Response:
 
     status = await run_in_threadpool(work)
     return context.taxii_response(status.to_taxii(), status=202)
+
+
+async def objects_endpoint(request: Request) -> Response:
+    """GET or POST on /objects/ (one route, so that 405 names every allowed method)."""
+    if request.method == "POST":
+        return await add_objects(request)
+    return await get_objects(request)
+
+
+async def object_endpoint(request: Request) -> Response:
+    if request.method == "DELETE":
+        return await delete_object(request)
+    return await get_object(request)
 
 
 async def get_status(request: Request) -> Response:

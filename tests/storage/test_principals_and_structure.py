@@ -298,3 +298,64 @@ def test_grants_set_update_and_remove(roots: Store) -> None:
     listed = {x.id: x for x in store.list_collections("one")}
     assert listed[coll.id].read_orgs == {c.id}
     assert listed[coll.id].write_orgs == {a.id}
+
+
+# --------------------------------------------------------------------------- account state
+
+
+def test_disable_and_change_role(store: Store) -> None:
+    org = store.add_org("A", identity("A"))
+    alice = store.add_user("alice", org.id, "analyst", None)
+    bob = store.add_user("bob", org.id, "reader", None)
+    token = store.add_token(alice.id, "h-alice", None, None)
+
+    store.set_user_disabled(alice.id, True)
+    assert store.get_user("alice") == User(alice.id, "alice", org.id, "analyst", True, False)
+    found = store.find_token("h-alice")
+    assert found is not None and found[1].disabled
+    assert found[0] == token
+    store.set_user_role(alice.id, "org-admin")
+    assert store.get_user(alice.id) == User(alice.id, "alice", org.id, "org-admin", True, False)
+    store.set_user_disabled(alice.id, False)
+    assert store.get_user(alice.id) == User(alice.id, "alice", org.id, "org-admin", False, False)
+    assert store.get_user("bob") == bob  # untouched
+
+
+def test_list_and_revoke_tokens(store: Store) -> None:
+    org = store.add_org("A", identity("A"))
+    alice = store.add_user("alice", org.id, "analyst", None)
+    bob = store.add_user("bob", org.id, "analyst", None)
+    t1 = store.add_token(alice.id, "h1", None, "one")
+    t2 = store.add_token(bob.id, "h2", None, "two")
+    t3 = store.add_token(alice.id, "h3", "2030-01-01T00:00:00.000000Z", None)
+    assert store.list_tokens(alice.id) == [t1, t3]
+    assert store.list_tokens(bob.id) == [t2]
+    assert store.list_tokens() == [t1, t2, t3]
+
+    assert store.revoke_token(t1.id) is True
+    assert store.revoke_token(t1.id) is False  # already revoked
+    assert store.revoke_token(t3.id + 1000) is False
+    assert [(t.id, t.revoked) for t in store.list_tokens()] == [
+        (t1.id, True),
+        (t2.id, False),
+        (t3.id, False),
+    ]
+    found = store.find_token("h1")
+    assert found is None or found[0].revoked  # never handed out as a valid token
+    assert store.find_token("h2") == (t2, bob)
+
+
+def test_login_failures_count_lock_and_clear(store: Store) -> None:
+    assert store.login_state("alice") == (0, None)
+    assert store.record_login_failure("alice", "2025-01-01T00:00:00.000000Z", None) == 1
+    assert store.record_login_failure("alice", "2025-01-01T00:00:01.000000Z", None) == 2
+    assert store.login_state("alice") == (2, None)
+    store.set_login_lock("alice", "2025-01-01T00:05:00.000000Z")
+    assert store.login_state("alice") == (2, "2025-01-01T00:05:00.000000Z")
+    # a later failure without a lock of its own keeps the current lock
+    assert store.record_login_failure("alice", "2025-01-01T00:00:02.000000Z", None) == 3
+    assert store.login_state("alice") == (3, "2025-01-01T00:05:00.000000Z")
+    assert store.record_login_failure("bob", "2025-01-01T00:00:00.000000Z", None) == 1
+    store.clear_login_failures("alice")
+    assert store.login_state("alice") == (0, None)
+    assert store.login_state("bob") == (1, None)

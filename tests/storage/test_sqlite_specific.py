@@ -6,6 +6,7 @@ import itertools
 import sqlite3
 import threading
 from collections.abc import Iterator
+from datetime import timedelta
 from importlib import resources
 from pathlib import Path
 
@@ -234,3 +235,25 @@ def test_readers_during_a_writer(sqlite_world: World, db: Path) -> None:
             assert seen == sorted(seen)
     finally:
         other.close()
+
+
+def test_date_added_never_goes_back_when_another_process_clock_is_behind(
+    sqlite_world: World, db: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A second process whose wall clock is an hour behind still dates its rows after
+    everything already stored (the last date_added is shared through the file)."""
+    import tansiq.clock
+
+    world = sqlite_world
+    world.write([sdo(name="first")])
+    real_now = tansiq.clock.utc_now
+    monkeypatch.setattr(tansiq.clock, "utc_now", lambda: real_now() - timedelta(hours=1))
+    behind = SQLiteStore(db, create=False)
+    try:
+        obj = sdo(name="from the late process")
+        behind.write_versions(world.collection_id, [new_version(obj)], writer=world.writer)
+        rows = world.rows()
+        assert [r.id for r in rows][-1] == obj["id"]
+        check_order(rows)
+    finally:
+        behind.close()

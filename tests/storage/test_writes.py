@@ -502,3 +502,20 @@ def test_nv_json_is_stored_verbatim(world: World) -> None:
     assert row.json == spaced.json
     (page_row,) = world.store.query(Query(collection_id=world.collection_id)).rows
     assert page_row.json == spaced.json
+
+
+def test_created_by_ref_must_stay_the_same_across_versions(world: World) -> None:
+    """STIX 2.1 §3.6: only the creator publishes new versions; created_by_ref never changes."""
+    mitre = "identity--c78cb6e5-0c4b-4611-8297-d1b8b55e40b5"
+    other = "identity--0f9d1c1a-5a55-4d5c-9b1c-0a4f6f0d3b7e"
+    v1 = sdo(modified="2021-01-01T00:00:00.000Z", created_by_ref=mitre)
+    assert [r.outcome for r in world.write([v1])] == ["added"]
+    hijack = dict(v1, modified="2021-02-01T00:00:00.000Z", created_by_ref=other)
+    unsigned = {k: v for k, v in hijack.items() if k != "created_by_ref"}
+    results = world.write([hijack, unsigned])
+    assert [(r.outcome, r.ok) for r in results] == [("denied", False), ("denied", False)]
+    assert all(r.message for r in results)
+    assert [r.version for r in world.rows()] == ["2021-01-01T00:00:00.000Z"]
+    later = dict(v1, modified="2021-03-01T00:00:00.000Z", name="by the same creator")
+    assert [r.outcome for r in world.write([later])] == ["added"]
+    assert [r.created_by for r in world.rows()] == [mitre, mitre]
