@@ -14,7 +14,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from tansiq.access.audit import event as audit_event
-from tansiq.access.permissions import can_read, can_write
+from tansiq.access.permissions import can_read
 from tansiq.access.policy import writer_context
 from tansiq.clock import now_text, to_text, utc_now
 from tansiq.errors import InvalidInput, NotFound, PayloadTooLarge, PermissionDenied
@@ -121,7 +121,9 @@ async def delete_object(request: Request) -> Response:
     # deleting needs both rights (checked before existence, so nothing is revealed)
     context.require_write(principal, coll)
     if not can_read(principal, coll):
-        raise PermissionDenied(f"no read access to collection '{coll.id}': deleting needs read and write")
+        raise PermissionDenied(
+            f"no read access to collection '{coll.id}': deleting needs read and write"
+        )
     if not _exists(svc, principal, coll, object_id):
         raise NotFound(f"object '{object_id}' not found in collection '{coll.id}'")
     user = principal.user

@@ -57,8 +57,16 @@ def ready(tansiq: Tansiq) -> Tansiq:
     assert r.code == 0, r.err
     tansiq.token = r.json()["token"]  # type: ignore[attr-defined]
     r = tansiq(
-        "collection", "add", "Shared", "--alias", "shared",
-        "--read", "CERT Alpha", "--write", "CERT Alpha", "--json",
+        "collection",
+        "add",
+        "Shared",
+        "--alias",
+        "shared",
+        "--read",
+        "CERT Alpha",
+        "--write",
+        "CERT Alpha",
+        "--json",
     )
     assert r.code == 0, r.err
     tansiq.collection_id = r.json()["id"]  # type: ignore[attr-defined]

@@ -41,8 +41,16 @@ def test_duplicate_org_is_refused(ready: Tansiq) -> None:
 
 def test_user_add_shows_token_once_and_reads_password_from_stdin(ready: Tansiq) -> None:
     r = ready(
-        "user", "add", "bob", "--org", "CERT Alpha", "--role", "reader",
-        "--password-stdin", "--json", input="a long enough password\n",
+        "user",
+        "add",
+        "bob",
+        "--org",
+        "CERT Alpha",
+        "--role",
+        "reader",
+        "--password-stdin",
+        "--json",
+        input="a long enough password\n",
     )
     assert r.code == 0, r.err
     data = r.json()
@@ -55,8 +63,15 @@ def test_user_add_shows_token_once_and_reads_password_from_stdin(ready: Tansiq) 
 
 def test_user_add_refuses_short_password(ready: Tansiq) -> None:
     r = ready(
-        "user", "add", "bob", "--org", "CERT Alpha", "--role", "reader",
-        "--password-stdin", input="short\n",
+        "user",
+        "add",
+        "bob",
+        "--org",
+        "CERT Alpha",
+        "--role",
+        "reader",
+        "--password-stdin",
+        input="short\n",
     )
     assert (r.code, r.err) == (1, "error: password must be at least 12 characters long\n")
     assert "bob" not in ready("user", "list").out
@@ -82,7 +97,9 @@ def test_collection_alias_must_be_unique_per_api_root(ready: Tansiq) -> None:
     r = ready("collection", "add", "Again", "--alias", "shared")
     assert r.code == 1
     assert "alias 'shared' already exists" in r.err
-    other = ready("collection", "add", "Again", "--alias", "shared", "--api-root", "second", "--json")
+    other = ready(
+        "collection", "add", "Again", "--alias", "shared", "--api-root", "second", "--json"
+    )
     assert other.code == 0, other.err
     assert other.json()["api_root"] == "second"
 

@@ -49,7 +49,14 @@ def test_import_and_export_round_trip(ready: Tansiq, tmp_path: Path) -> None:
 
 
 def test_export_to_stdout_is_a_valid_bundle(ready: Tansiq, tmp_path: Path) -> None:
-    ready("import", str(write(tmp_path / "i.json", INDICATOR)), "--collection", "shared", "--user", "alice")
+    ready(
+        "import",
+        str(write(tmp_path / "i.json", INDICATOR)),
+        "--collection",
+        "shared",
+        "--user",
+        "alice",
+    )
     r = ready("export", "--collection", "shared")
     assert r.code == 0
     bundle = json.loads(r.out)
@@ -59,7 +66,13 @@ def test_export_to_stdout_is_a_valid_bundle(ready: Tansiq, tmp_path: Path) -> No
 @pytest.mark.skipif(not (DATA / "ics-attack-18.1.json").exists(), reason="shared data absent")
 def test_import_attack_ics_entirely(ready: Tansiq) -> None:
     r = ready(
-        "import", str(DATA / "ics-attack-18.1.json"), "--collection", "shared", "--user", "alice", "--json"
+        "import",
+        str(DATA / "ics-attack-18.1.json"),
+        "--collection",
+        "shared",
+        "--user",
+        "alice",
+        "--json",
     )
     assert r.code == 0, r.err
     report = r.json()
@@ -98,9 +111,24 @@ def test_invalid_json_does_not_lose_other_files(ready: Tansiq, tmp_path: Path) -
 
 
 def test_invalid_stix_keeps_valid_objects(ready: Tansiq, tmp_path: Path) -> None:
-    broken = dict(INDICATOR, id="indicator--1e2e2d2b-17d4-4cbf-938f-98ee46b3cd3f", pattern="[ipv4-addr:value = ")
-    bundle = {"type": "bundle", "id": "bundle--5d0092c5-5f74-4287-9642-33f4c354e56d", "objects": [INDICATOR, broken]}
-    r = ready("import", str(write(tmp_path / "b.json", bundle)), "--collection", "shared", "--user", "alice")
+    broken = dict(
+        INDICATOR,
+        id="indicator--1e2e2d2b-17d4-4cbf-938f-98ee46b3cd3f",
+        pattern="[ipv4-addr:value = ",
+    )
+    bundle = {
+        "type": "bundle",
+        "id": "bundle--5d0092c5-5f74-4287-9642-33f4c354e56d",
+        "objects": [INDICATOR, broken],
+    }
+    r = ready(
+        "import",
+        str(write(tmp_path / "b.json", bundle)),
+        "--collection",
+        "shared",
+        "--user",
+        "alice",
+    )
     assert r.code == 1
     assert "imported 2 objects" in r.out
     last = r.err.strip().splitlines()[-1]
@@ -110,7 +138,9 @@ def test_invalid_stix_keeps_valid_objects(ready: Tansiq, tmp_path: Path) -> None
 
 
 def test_not_stix_at_all(ready: Tansiq, tmp_path: Path) -> None:
-    r = ready("import", str(write(tmp_path / "n.json", 42)), "--collection", "shared", "--user", "alice")
+    r = ready(
+        "import", str(write(tmp_path / "n.json", 42)), "--collection", "shared", "--user", "alice"
+    )
     assert r.code == 1
     assert "expected a STIX bundle" in r.err
 
@@ -142,8 +172,21 @@ def test_stix20_bundle_is_upgraded(ready: Tansiq, tmp_path: Path) -> None:
         "pattern": "[file:hashes.'SHA-256' = 'ef537f25c895bfa782526529a9b63d97aa631564d5d789c2b765448c8635fb6c']",
         "valid_from": "2016-01-01T00:00:00Z",
     }
-    bundle = {"type": "bundle", "id": "bundle--44af6c39-c09b-49c5-9de2-394224b04982", "spec_version": "2.0", "objects": [obj20]}
-    r = ready("import", str(write(tmp_path / "b20.json", bundle)), "--collection", "shared", "--user", "alice", "--json")
+    bundle = {
+        "type": "bundle",
+        "id": "bundle--44af6c39-c09b-49c5-9de2-394224b04982",
+        "spec_version": "2.0",
+        "objects": [obj20],
+    }
+    r = ready(
+        "import",
+        str(write(tmp_path / "b20.json", bundle)),
+        "--collection",
+        "shared",
+        "--user",
+        "alice",
+        "--json",
+    )
     assert r.code == 0, r.err
     exported = json.loads(ready("export", "--collection", "shared").out)["objects"][0]
     assert exported["spec_version"] == "2.1"
