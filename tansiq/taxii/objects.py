@@ -271,9 +271,19 @@ async def add_objects(request: Request) -> Response:
     writer = writer_context(svc.store, principal)
     audit = audit_event(principal, "objects.write", coll.id, via="taxii")
 
+    # what a partner instance pushes is provenance-marked as received (one-hop rule)
+    peer = f"sync:{principal.user.name}" if writer.sync and principal.user else None
+
     def work() -> StatusRecord:
         results = write_objects(
-            svc.store, coll.id, principal, objects, writer=writer, access=view, audit=audit
+            svc.store,
+            coll.id,
+            principal,
+            objects,
+            writer=writer,
+            access=view,
+            audit=audit,
+            peer=peer,
         )
         status = status_record(coll.api_root, principal, results, svc.settings.status_ttl_seconds)
         svc.store.save_status(status)

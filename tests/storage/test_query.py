@@ -157,6 +157,29 @@ def test_default_spec_version_is_the_latest_of_each_object(world: World) -> None
     assert [r.spec_version for r in both] == ["2.0", "2.1"]
 
 
+def test_default_spec_version_never_hides_an_object(world: World) -> None:
+    """An object whose newest version is in an older spec (e.g. relayed by a STIX 2.0 peer
+    after a 2.1 version) is still listed by an unfiltered query: in its latest spec
+    version (2.1), whose last version is the 2.1 one."""
+    a, b = sid("indicator"), sid("indicator")
+    world.store.write_versions(
+        world.collection_id,
+        [
+            new_version(sdo(a, "2021-01-01T00:00:00.000Z"), 0, spec_version="2.1"),
+            new_version(sdo(a, "2021-02-01T00:00:00.000Z"), 1, spec_version="2.0"),
+            new_version(sdo(b, "2021-01-01T00:00:00.000Z"), 2, spec_version="2.1"),
+        ],
+        writer=world.writer,
+    )
+    assert [(r.id, r.version, r.spec_version) for r in world.query()] == [
+        (a, "2021-01-01T00:00:00.000Z", "2.1"),
+        (b, "2021-01-01T00:00:00.000Z", "2.1"),
+    ]
+    assert [r.version for r in world.query(ids=(a,), spec_versions=("2.0", "2.1"))] == [
+        "2021-02-01T00:00:00.000Z"
+    ]
+
+
 def test_added_after_is_strictly_after(mixed: tuple[World, list[dict]]) -> None:
     world, objs = mixed
     rows = world.rows()

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import orjson
 
 from tansiq.storage.base import NewVersion, Query, WriteResult
+from tansiq.storage.identity import body_hash
 
 from .conftest import ALL, FIRST, TLP_AMBER, TLP_GREEN, World, exact, new_version, sco, sdo, sid
 
@@ -519,3 +521,28 @@ def test_created_by_ref_must_stay_the_same_across_versions(world: World) -> None
     later = dict(v1, modified="2021-03-01T00:00:00.000Z", name="by the same creator")
     assert [r.outcome for r in world.write([later])] == ["added"]
     assert [r.created_by for r in world.rows()] == [mitre, mitre]
+
+
+def test_versions_handed_over_as_json_only_are_still_compared_by_content(world: World) -> None:
+    """``obj`` may be dropped once the body has crossed a process boundary; the store must
+    then judge the body by its bytes (or by ``hash``), never treat two bodies as equal."""
+    obj = sdo(name="original")
+    changed = dict(obj, name="changed")
+    as_json = [replace(new_version(o, i), obj=None) for i, o in enumerate([obj, changed])]
+    results = world.store.write_versions(world.collection_id, as_json, writer=world.writer)
+    assert [r.outcome for r in results] == ["added", "conflict"]
+    scos = [
+        replace(new_version(sco(value=v), i), obj=None)
+        for i, v in enumerate(["192.0.2.1", "192.0.2.2"])
+    ]
+    scos[1] = replace(
+        scos[1], id=scos[0].id, json=scos[1].json.replace(scos[1].id.encode(), scos[0].id.encode())
+    )
+    results = world.store.write_versions(world.collection_id, scos, writer=world.writer)
+    assert [r.outcome for r in results] == ["added", "added"]
+    # with the hash given, the store trusts it
+    hashed = replace(new_version(obj), obj=None, hash=body_hash(obj))
+    assert [
+        r.outcome
+        for r in world.store.write_versions(world.collection_id, [hashed], writer=world.writer)
+    ] == ["unchanged"]

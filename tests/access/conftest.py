@@ -1,0 +1,143 @@
+"""Fixtures of the access suite.
+
+``amber_world``: the matrix data set (see ``world.py``) under the default marking as it
+comes out of the box, built once per module (it costs about half a second).
+``instance``-like fixtures for the other modules live here too: ``site`` is a small
+instance with password users and a live server, ``cli`` runs the real command on its
+database.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+
+from tansiq.access import admin
+from tansiq.storage.base import ApiRoot, Collection
+from tansiq.storage.sqlite import SQLiteStore
+from tests.conftest import LiveServer
+
+from .support import PASSWORD, Client, CliResult, basic, run_cli
+from .world import World, build_world
+
+
+@pytest.fixture(scope="module")
+def amber_world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
+    w = build_world(tmp_path_factory.mktemp("world") / "tansiq.db")
+    yield w
+    w.close()
+
+
+# --------------------------------------------------------------------------- a small site
+
+SITE_USERS = [
+    # name, org, role, with a password
+    ("alice", "Alpha CERT", "analyst", True),
+    ("amy", "Alpha CERT", "org-admin", False),
+    ("rita", "Alpha CERT", "reader", True),
+    ("root", "Alpha CERT", "admin", True),
+    ("bob", "Beta Police", "analyst", True),
+    ("bea", "Beta Police", "reader", False),
+    ("bsync", "Beta Police", "sync", False),
+    ("gus", "Gamma Customs", "analyst", False),
+]
+
+
+@dataclass
+class Site:
+    """A small instance: Alpha, Beta and Gamma, a few users, a live server.
+
+    Collections: ``shared`` (Alpha and Beta read, both write), ``alpha`` (Alpha reads
+    and writes), ``drop`` (Alpha and Beta write, nobody reads), ``pub`` (public, Alpha
+    writes), ``tiny`` (in API root ``tiny`` whose max_content_length is 4096; Alpha
+    reads and writes).
+    """
+
+    store: SQLiteStore
+    path: Path
+    server: LiveServer
+    tokens: dict[str, str]
+    colls: dict[str, Collection]
+    clients: list[Client] = field(default_factory=list)
+
+    @property
+    def url(self) -> str:
+        return self.server.url
+
+    def client(self, user: str | None, scheme: str = "bearer") -> Client:
+        if user is None:
+            auth = None
+        elif scheme == "bearer":
+            auth = f"Bearer {self.tokens[user]}"
+        else:
+            auth = basic(user)
+        c = Client(self.url, auth)
+        self.clients.append(c)
+        return c
+
+    def raw(self, authorization: str | None) -> Client:
+        c = Client(self.url, authorization)
+        self.clients.append(c)
+        return c
+
+    def base(self, alias: str) -> str:
+        coll = self.colls[alias]
+        return f"/{coll.api_root}/collections/{coll.id}/"
+
+    def identity(self, org: str) -> str:
+        found = self.store.get_org(org)
+        assert found is not None
+        return found.identity_id
+
+    def cli(self, *args: str, stdin: str = "") -> CliResult:
+        return run_cli(self.path, *args, stdin=stdin)
+
+
+def build_site(path: Path) -> Site:
+    store = SQLiteStore(path)
+    store.migrate()
+    admin.ensure_api_root(store)
+    store.add_api_root(ApiRoot("tiny", "Tiny root", max_content_length=4096))
+    for org in ("Alpha CERT", "Beta Police", "Gamma Customs"):
+        admin.add_org(store, org)
+    tokens = {}
+    for name, org, role, with_password in SITE_USERS:
+        tokens[name] = admin.add_user(store, name, org, role, PASSWORD if with_password else None).token
+    colls = {}
+    for alias, read, write, public, root in [
+        ("shared", ["Alpha CERT", "Beta Police"], ["Alpha CERT", "Beta Police"], False, "default"),
+        ("alpha", ["Alpha CERT"], ["Alpha CERT"], False, "default"),
+        ("drop", [], ["Alpha CERT", "Beta Police"], False, "default"),
+        ("pub", [], ["Alpha CERT"], True, "default"),
+        ("tiny", ["Alpha CERT"], ["Alpha CERT"], False, "tiny"),
+    ]:
+        colls[alias] = admin.add_collection(
+            store, f"Site {alias}", api_root=root, alias=alias, read=read, write=write, public=public
+        )
+    server = LiveServer(store).start()
+    return Site(store, path, server, tokens, colls)
+
+
+@pytest.fixture
+def site(tmp_path: Path) -> Iterator[Site]:
+    s = build_site(tmp_path / "site.db")
+    yield s
+    for c in s.clients:
+        c.close()
+    s.server.stop()
+    s.store.close()
+
+
+@pytest.fixture(scope="module")
+def shared_site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
+    """Like ``site``, shared by the tests of a module that only add their own objects."""
+    s = build_site(tmp_path_factory.mktemp("site") / "site.db")
+    yield s
+    for c in s.clients:
+        c.close()
+    s.server.stop()
+    s.store.close()
+
