@@ -33,10 +33,29 @@ class PgAudit(PgBase):
             detail = detail_text(ev.detail)
             at = ev.at or now
             h = chain_hash(
-                prev, last_id, at, ev.actor, ev.user_id, ev.org_id, ev.action, ev.collection_id, detail
+                prev,
+                last_id,
+                at,
+                ev.actor,
+                ev.user_id,
+                ev.org_id,
+                ev.action,
+                ev.collection_id,
+                detail,
             )
             rows.append(
-                (last_id, at, ev.actor, ev.user_id, ev.org_id, ev.action, ev.collection_id, detail, prev, h)
+                (
+                    last_id,
+                    at,
+                    ev.actor,
+                    ev.user_id,
+                    ev.org_id,
+                    ev.action,
+                    ev.collection_id,
+                    detail,
+                    prev,
+                    h,
+                )
             )
             prev = h
         with conn.cursor() as cur:
@@ -75,7 +94,11 @@ class PgAudit(PgBase):
     ) -> Iterator[AuditRow]:
         where = ["id > %s"]
         fixed: list[Any] = []
-        for col, val in (("user_id", user_id), ("org_id", org_id), ("collection_id", collection_id)):
+        for col, val in (
+            ("user_id", user_id),
+            ("org_id", org_id),
+            ("collection_id", collection_id),
+        ):
             if val is not None:
                 where.append(f"{col} = %s")
                 fixed.append(val)

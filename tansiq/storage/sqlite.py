@@ -20,7 +20,7 @@ from typing import Any
 
 import orjson
 
-from tansiq.clock import MonotonicClock, now_text
+from tansiq.clock import MonotonicClock, after, now_text
 from tansiq.errors import ConfigurationError, InvalidInput
 from tansiq.stix.timestamps import compare_key
 from tansiq.storage.audit_chain import GENESIS, chain_hash, detail_text, write_audit_event
@@ -992,6 +992,30 @@ class SQLiteStore(_AuditMixin):
         if events:
             with self._write() as conn:
                 self._append_audit(conn, events)
+
+    # ------------------------------------------------------------------ leases
+
+    def try_lease(self, name: str, holder: str, seconds: float) -> bool:
+        """Take or renew the lease ``name`` for ``holder`` unless another holder's lease
+        is still running; True when ``holder`` now holds it."""
+        now = now_text()
+        until = after(now, int(seconds * 1_000_000))
+        with self._write() as conn:
+            row = conn.execute(
+                "SELECT holder, expires FROM leases WHERE name = ?", (name,)
+            ).fetchone()
+            if row is not None and row[0] != holder and row[1] > now:
+                return False
+            conn.execute(
+                "INSERT INTO leases (name, holder, expires) VALUES (?, ?, ?) "
+                "ON CONFLICT(name) DO UPDATE SET holder = excluded.holder, expires = excluded.expires",
+                (name, holder, until),
+            )
+            return True
+
+    def release_lease(self, name: str, holder: str) -> None:
+        with self._write() as conn:
+            conn.execute("DELETE FROM leases WHERE name = ? AND holder = ?", (name, holder))
 
     # ------------------------------------------------------------------ status resources
 

@@ -15,8 +15,8 @@ from starlette.routing import Route
 
 from tansiq.access.audit import AuditLog
 from tansiq.access.authenticate import Authenticator
-from tansiq.clock import now_text
 from tansiq.errors import TansiqError
+from tansiq.jobs import DEFAULT_JOBS, JobRunner
 from tansiq.storage.base import Store
 from tansiq.taxii import collections, discovery, manifest, objects, openapi
 from tansiq.taxii.context import Services, error_response, taxii_response
@@ -24,7 +24,7 @@ from tansiq.taxii.settings import Settings
 
 log = logging.getLogger("tansiq.taxii")
 
-STATUS_SWEEP_SECONDS = 3600.0
+JOBS_TICK_SECONDS = 30.0
 
 ROUTES = [
     Route("/taxii2/", discovery.discovery, methods=["GET"]),
@@ -88,7 +88,7 @@ def create_app(settings: Settings, store: Store) -> Starlette:
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        task = asyncio.create_task(_sweep_statuses(store))
+        task = asyncio.create_task(_background(store))
         audit.start()
         try:
             yield
@@ -113,13 +113,15 @@ def create_app(settings: Settings, store: Store) -> Starlette:
     return app
 
 
-async def _sweep_statuses(store: Store) -> None:
+async def _background(store: Store) -> None:
+    """Run due background jobs (once across all processes sharing the database)."""
+    runner = JobRunner(store, DEFAULT_JOBS)
     while True:
         try:
-            await asyncio.to_thread(store.expire_statuses, now_text())
-        except Exception:  # noqa: BLE001 - a failed sweep is retried next time
-            log.exception("status expiry failed")
-        await asyncio.sleep(STATUS_SWEEP_SECONDS)
+            await asyncio.to_thread(runner.run_pending)
+        except Exception:  # noqa: BLE001 - retried at the next tick
+            log.exception("background jobs failed")
+        await asyncio.sleep(JOBS_TICK_SECONDS)
 
 
 def app_from_environment() -> Starlette:

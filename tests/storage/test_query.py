@@ -301,6 +301,33 @@ def test_paging_last_versions_while_new_versions_arrive(world: World) -> None:
     assert rows[-1].id in bumped
 
 
+def test_paging_survives_deletes_between_pages(world: World) -> None:
+    """The position is a key, not a row: deleting the row it names (or others) between
+    pages neither skips nor repeats the rows that remain."""
+    objs = [sdo(name=f"o{i}") for i in range(200)]
+    world.write(objs)
+    deleted: set[str] = set()
+    rng = random.Random(11)
+    seen: list[str] = []
+    q = Query(collection_id=world.collection_id, limit=9)
+    while True:
+        page = world.store.query(q)
+        seen.extend(r.id for r in page.rows)
+        if not page.more:
+            break
+        # delete the row the position names, plus one random not-yet-seen object
+        for oid in {page.rows[-1].id, rng.choice(objs)["id"]} - deleted:
+            assert world.store.delete_object(world.collection_id, oid, ALL) == 1
+            deleted.add(oid)
+        q = replace(q, after=page.next_position)
+        assert len(seen) <= 200
+    assert len(set(seen)) == len(seen)
+    seen_set = set(seen)
+    for o in objs:
+        # every object is seen unless it was deleted before the walk reached it
+        assert o["id"] in seen_set or o["id"] in deleted
+
+
 @dataclass(frozen=True)
 class Posted:
     position: int  # arrival order == date_added order

@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta
 
 import orjson
 
+from tansiq.errors import TansiqError
 from tansiq.storage.base import NewVersion, Query, WriteResult
 from tansiq.storage.identity import body_hash
 
@@ -523,26 +524,33 @@ def test_created_by_ref_must_stay_the_same_across_versions(world: World) -> None
     assert [r.created_by for r in world.rows()] == [mitre, mitre]
 
 
-def test_versions_handed_over_as_json_only_are_still_compared_by_content(world: World) -> None:
-    """``obj`` may be dropped once the body has crossed a process boundary; the store must
-    then judge the body by its bytes (or by ``hash``), never treat two bodies as equal."""
+def test_versions_handed_over_with_a_hash_and_no_obj(world: World) -> None:
+    """``obj`` may be dropped once ``hash`` is computed (parallel import): the hash decides."""
     obj = sdo(name="original")
     changed = dict(obj, name="changed")
-    as_json = [replace(new_version(o, i), obj=None) for i, o in enumerate([obj, changed])]
-    results = world.store.write_versions(world.collection_id, as_json, writer=world.writer)
-    assert [r.outcome for r in results] == ["added", "conflict"]
-    scos = [
-        replace(new_version(sco(value=v), i), obj=None)
-        for i, v in enumerate(["192.0.2.1", "192.0.2.2"])
+    stripped = [
+        replace(new_version(o, i), obj=None, hash=body_hash(o))
+        for i, o in enumerate([obj, obj, changed, reorder(obj)])
     ]
-    scos[1] = replace(
-        scos[1], id=scos[0].id, json=scos[1].json.replace(scos[1].id.encode(), scos[0].id.encode())
-    )
-    results = world.store.write_versions(world.collection_id, scos, writer=world.writer)
-    assert [r.outcome for r in results] == ["added", "added"]
-    # with the hash given, the store trusts it
-    hashed = replace(new_version(obj), obj=None, hash=body_hash(obj))
-    assert [
-        r.outcome
-        for r in world.store.write_versions(world.collection_id, [hashed], writer=world.writer)
-    ] == ["unchanged"]
+    results = world.store.write_versions(world.collection_id, stripped, writer=world.writer)
+    assert [r.outcome for r in results] == ["added", "unchanged", "conflict", "unchanged"]
+    (row,) = world.rows()
+    assert row.json == stripped[0].json
+
+
+def test_versions_without_obj_or_hash_are_refused_or_compared_by_their_bytes(
+    world: World,
+) -> None:
+    """Without ``obj`` and ``hash`` the store must not treat every body as the same one
+    (refusing such input loudly is acceptable; silently answering "unchanged" is not)."""
+    obj = sdo(name="original")
+    changed = dict(obj, name="changed")
+    a = sco(value="192.0.2.1")
+    b = sco(a["id"], value="192.0.2.2")
+    bare = [replace(new_version(o, i), obj=None) for i, o in enumerate([obj, changed, a, b])]
+    try:
+        results = world.store.write_versions(world.collection_id, bare, writer=world.writer)
+    except (ValueError, TypeError, TansiqError):
+        assert world.store.count_versions(world.collection_id) == 0
+        return
+    assert [r.outcome for r in results] == ["added", "conflict", "added", "added"]

@@ -139,3 +139,10 @@ CREATE TABLE login_failures (
     last_failure TEXT NOT NULL,
     locked_until TEXT
 );
+
+-- Leases for background work that must run once across processes and hosts.
+CREATE TABLE leases (
+    name    TEXT PRIMARY KEY,
+    holder  TEXT NOT NULL,
+    expires TEXT NOT NULL
+);

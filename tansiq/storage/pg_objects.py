@@ -1,0 +1,470 @@
+"""Object versions on PostgreSQL: writes, deletes, queries (same rules as sqlite.py).
+
+Every change to ``objects`` runs in one transaction that first takes the FEED advisory
+lock; see the module docstring of tansiq.storage.postgres for why that makes the
+(date_added, seq) feed safe for cursors.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from dataclasses import replace
+from datetime import datetime, timedelta
+from typing import Any
+
+from tansiq.clock import from_text, now_text, to_text
+from tansiq.stix.timestamps import compare_key
+from tansiq.storage.audit_chain import write_audit_event
+from tansiq.storage.base import (
+    Access,
+    AuditEvent,
+    NewVersion,
+    Page,
+    Principal,
+    Query,
+    StoredVersion,
+    VersionFilter,
+    WriteResult,
+    chunked,
+)
+from tansiq.storage.identity import body_hash
+from tansiq.storage.pg_audit import PgAudit
+from tansiq.storage.pg_base import FEED_LOCK, Conn
+from tansiq.storage.visibility import known_to_writer_sql, visible_sql
+
+_OBJ_COLUMNS = (
+    "seq, collection_id, id, type, version, spec_version, date_added, created_by, markings, "
+    "json, writer_user_id, writer_org_id, peer"
+)
+_INSERT_COLUMNS = (
+    "seq, collection_id, id, type, version, vkey, spec_version, date_added, created_by, "
+    "markings, writer_user_id, writer_org_id, peer, tlp, creator_org_id, is_first, is_last, "
+    "body_hash, json"
+)
+_INSERT_TYPES = [
+    "int8",
+    *["text"] * 9,
+    "int8",
+    "int8",
+    "text",
+    "int4",
+    "int8",
+    "bool",
+    "bool",
+    "bytea",
+    "bytea",
+]
+_CHUNK = 20000
+_MICRO = timedelta(microseconds=1)
+
+#: Without a match[spec_version] filter, only the latest spec version of each object is
+#: returned; the rule costs a correlated subquery, so it is skipped (by the uncorrelated
+#: first arm, evaluated once per query) until a version of another spec was ever stored.
+_MIXED_FLAG = "EXISTS (SELECT 1 FROM settings WHERE key = 'mixed_spec_versions' AND value = '1')"
+
+
+def _row_to_version(r: Sequence[Any]) -> StoredVersion:
+    return StoredVersion(
+        seq=r[0],
+        collection_id=r[1],
+        id=r[2],
+        type=r[3],
+        version=r[4],
+        spec_version=r[5],
+        date_added=r[6],
+        created_by=r[7],
+        markings=tuple(r[8].split()) if r[8] else (),
+        json=bytes(r[9]),
+        writer_user_id=r[10],
+        writer_org_id=r[11],
+        peer=r[12],
+    )
+
+
+def _stamps(db_now: datetime, last: str | None, count: int) -> list[str]:
+    """``count`` strictly increasing date_added values after ``last``, not behind the
+    database clock (the one clock every process and host shares)."""
+    start = db_now
+    if last:
+        floor = from_text(last) + _MICRO
+        if start < floor:
+            start = floor
+    return [to_text(start + _MICRO * i) for i in range(count)]
+
+
+class PgObjects(PgAudit):
+    _mixed: bool = False  # a version of another spec than 2.1 was seen (never reverts)
+
+    # ------------------------------------------------------------------ writes
+
+    def write_versions(
+        self,
+        collection_id: str,
+        versions: Sequence[NewVersion],
+        *,
+        writer: Principal,
+        peer: str | None = None,
+        access: Access | None = None,
+        audit: AuditEvent | None = None,
+    ) -> list[WriteResult]:
+        """Write versions; one result per input (rules: SQLiteStore.write_versions)."""
+        results: list[WriteResult] = []
+        for chunk in chunked(versions, _CHUNK):
+            results.extend(self._write_chunk(collection_id, chunk, writer, peer, access, audit))
+        if not versions and audit is not None:
+            with self._tx() as conn:
+                self._append_audit(conn, [write_audit_event(audit, collection_id, [], now_text())])
+        return results
+
+    def _write_chunk(
+        self,
+        collection_id: str,
+        chunk: Sequence[NewVersion],
+        writer: Principal,
+        peer: str | None,
+        access: Access | None,
+        audit: AuditEvent | None,
+    ) -> list[WriteResult]:
+        writer_user = writer.user.id if writer.user else None
+        writer_org = writer.org.id if writer.org else None
+        sync = writer.user is not None and writer.user.role == "sync"
+        hashes = [nv.hash or body_hash(nv.obj or {}) for nv in chunk]  # outside the lock
+        with self._tx(FEED_LOCK) as conn:
+            local_orgs = {
+                str(identity): int(org)
+                for org, identity in conn.execute("SELECT id, identity_id FROM orgs")
+            }
+            known_expr = known_to_writer_sql(access) if access is not None else "TRUE"
+            # every stored version of these ids: [vkey, hash, seq, first, last, version, created_by, known]
+            known: dict[str, list[list[Any]]] = {}
+            ids = list({v.id for v in chunk})
+            cur = conn.execute(
+                "SELECT id, vkey, body_hash, seq, is_first, is_last, version, created_by, "
+                f"{known_expr} FROM objects WHERE collection_id = %s AND id = ANY(%s)",
+                (collection_id, ids),
+                binary=True,
+            )
+            for oid, vkey, h, seq, first, last, vtext, created_by, visible in cur:
+                known.setdefault(oid, []).append(
+                    [vkey, bytes(h), seq, first, last, vtext, created_by, bool(visible)]
+                )
+            db_now, last_added, last_seq = conn.execute(
+                "SELECT clock_timestamp(), "
+                "(SELECT value FROM settings WHERE key = 'last_date_added'), "
+                "setval('objects_seq', nextval('objects_seq') + %s)",
+                (len(chunk) - 1,),
+            ).fetchone()  # type: ignore[misc]
+            next_seq = int(last_seq) - len(chunk) + 1
+
+            results: list[WriteResult] = []
+            rows: list[list[Any]] = []  # rows to insert; flags may still change in this chunk
+            row_of_entry: dict[int, list[Any]] = {}  # seq -> pending row
+            clear_last: list[int] = []
+            clear_first: list[int] = []
+            conflicts: list[tuple[Any, ...]] = []
+            recipients: list[tuple[int, int]] = []
+            stamps = _stamps(db_now, last_added, len(chunk))
+            now = stamps[0]
+            for nv, stamp, h in zip(chunk, stamps, hashes, strict=True):
+                entries = known.setdefault(nv.id, [])
+                if nv.version is None:
+                    same = next((e for e in entries if e[7] and e[1] == h), None)
+                    if same is not None:
+                        results.append(WriteResult(nv.index, nv.id, same[5], "unchanged"))
+                        continue
+                    version_text = stamp
+                    vkey = compare_key(stamp)
+                else:
+                    version_text = nv.version
+                    vkey = compare_key(nv.version)
+                    same_version = [e for e in entries if e[7] and e[0] == vkey]
+                    if same_version:
+                        if any(e[1] == h for e in same_version):
+                            results.append(WriteResult(nv.index, nv.id, nv.version, "unchanged"))
+                        else:
+                            conflicts.append(
+                                (now, collection_id, nv.id, nv.version, writer_user, peer, nv.json)
+                            )
+                            results.append(
+                                WriteResult(
+                                    nv.index,
+                                    nv.id,
+                                    nv.version,
+                                    "conflict",
+                                    f"{nv.id} version {nv.version} already exists with a different "
+                                    "body; a new version needs a new 'modified' timestamp",
+                                )
+                            )
+                        continue
+                    if not sync:
+                        other = next((e for e in entries if e[7] and e[6] != nv.created_by), None)
+                        if other is not None:
+                            results.append(
+                                WriteResult(
+                                    nv.index,
+                                    nv.id,
+                                    nv.version,
+                                    "denied",
+                                    f"{nv.id}: created_by_ref must stay {other[6] or '(absent)'} "
+                                    "in every version; only the creator publishes new versions "
+                                    "(STIX 2.1 section 3.6)",
+                                )
+                            )
+                            continue
+                # first/last over every stored version, hidden ones included
+                is_first = all(e[0] > vkey for e in entries)
+                is_last = all(e[0] <= vkey for e in entries)
+                for e in entries:
+                    if is_last and e[4]:
+                        e[4] = False
+                        self._clear_flag(row_of_entry, e[2], 16, clear_last)
+                    if is_first and e[3]:
+                        e[3] = False
+                        self._clear_flag(row_of_entry, e[2], 15, clear_first)
+                seq = next_seq
+                next_seq += 1
+                creator_org = local_orgs.get(nv.created_by or "", writer_org)
+                row = [
+                    seq,
+                    collection_id,
+                    nv.id,
+                    nv.type,
+                    version_text,
+                    vkey,
+                    nv.spec_version,
+                    stamp,
+                    nv.created_by,
+                    " ".join(nv.markings),
+                    writer_user,
+                    writer_org,
+                    peer,
+                    nv.tlp,
+                    creator_org,
+                    is_first,
+                    is_last,
+                    h,
+                    nv.json,
+                ]
+                entries.append([vkey, h, seq, is_first, is_last, version_text, nv.created_by, True])
+                rows.append(row)
+                row_of_entry[seq] = row
+                recipients.extend((seq, uid) for uid in nv.recipients)
+                results.append(WriteResult(nv.index, nv.id, version_text, "added"))
+            if clear_last:
+                conn.execute(
+                    "UPDATE objects SET is_last = FALSE WHERE seq = ANY(%s)", (clear_last,)
+                )
+            if clear_first:
+                conn.execute(
+                    "UPDATE objects SET is_first = FALSE WHERE seq = ANY(%s)", (clear_first,)
+                )
+            if rows:
+                with (
+                    conn.cursor() as cur2,
+                    cur2.copy(
+                        f"COPY objects ({_INSERT_COLUMNS}) FROM STDIN (FORMAT BINARY)"
+                    ) as copy,
+                ):
+                    copy.set_types(_INSERT_TYPES)
+                    for r in rows:
+                        copy.write_row(r)
+            if recipients:
+                conn.execute(
+                    "INSERT INTO recipients (seq, user_id) "
+                    "SELECT * FROM unnest(%s::bigint[], %s::bigint[]) ON CONFLICT DO NOTHING",
+                    ([s for s, _ in recipients], [u for _, u in recipients]),
+                )
+            if conflicts:
+                with conn.cursor() as cur3:
+                    cur3.executemany(
+                        "INSERT INTO conflicts (at, collection_id, object_id, version, "
+                        "writer_user_id, peer, json) VALUES (%s, %s, %s, %s, %s, %s, %s)",
+                        conflicts,
+                    )
+            if any(r[6] != "2.1" for r in rows):
+                conn.execute(
+                    "INSERT INTO settings (key, value) VALUES ('mixed_spec_versions', '1') "
+                    "ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value"
+                )
+            if stamps:
+                conn.execute(
+                    "INSERT INTO settings (key, value) VALUES ('last_date_added', %s) "
+                    "ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value",
+                    (stamps[-1],),
+                )
+            if audit is not None:
+                self._append_audit(conn, [write_audit_event(audit, collection_id, results, now)])
+        return results
+
+    @staticmethod
+    def _clear_flag(
+        row_of_entry: dict[int, list[Any]], seq: int, col: int, clear: list[int]
+    ) -> None:
+        row = row_of_entry.get(seq)
+        if row is not None:
+            row[col] = False
+        else:
+            clear.append(seq)
+
+    # ------------------------------------------------------------------ reads
+
+    def query(self, query: Query) -> Page:
+        where = ["collection_id = %s"]
+        args: list[Any] = [query.collection_id]
+        access = query.access
+        v = query.versions
+        if not v.all:
+            parts = []
+            if v.last:
+                parts.append("is_last" if access is None else self._latest_visible(access, ">"))
+            if v.first:
+                parts.append("is_first" if access is None else self._latest_visible(access, "<"))
+            if v.exact:
+                parts.append("vkey = ANY(%s)")
+                args.append([compare_key(e) for e in v.exact])
+            if not parts:
+                parts.append("is_last")
+            where.append(parts[0] if len(parts) == 1 else "(" + " OR ".join(parts) + ")")
+        if access is not None:
+            where.append(visible_sql(access, "objects"))
+        if query.types:
+            where.append("type = ANY(%s)")
+            args.append(list(query.types))
+        if query.ids:
+            where.append("id = ANY(%s)")
+            args.append(list(query.ids))
+        if query.spec_versions:
+            where.append("spec_version = ANY(%s)")
+            args.append(list(query.spec_versions))
+        else:
+            # no match[spec_version]: only the latest spec version of each object
+            latest = (
+                "NOT EXISTS (SELECT 1 FROM objects o2 WHERE o2.collection_id = objects.collection_id "
+                "AND o2.id = objects.id AND o2.spec_version > objects.spec_version"
+                + (f" AND {visible_sql(access, 'o2')}" if access is not None else "")
+                + ")"
+            )
+            where.append(latest if self._mixed else f"(NOT {_MIXED_FLAG} OR {latest})")
+        if query.added_after:
+            where.append("date_added > %s")
+            args.append(query.added_after)
+        if query.after is not None:
+            where.append("(date_added, seq) > (%s, %s)")
+            args.extend(query.after)
+        sql = f"SELECT {_OBJ_COLUMNS} FROM objects WHERE {' AND '.join(where)} ORDER BY date_added, seq"
+        if query.limit is not None:
+            sql += " LIMIT %s"
+            args.append(query.limit + 1)
+        with self._conn() as conn:
+            rows = [_row_to_version(r) for r in conn.execute(sql, args, binary=True)]
+        more = query.limit is not None and len(rows) > query.limit
+        if more:
+            rows = rows[: query.limit]
+        nxt = (rows[-1].date_added, rows[-1].seq) if more and rows else None
+        return Page(rows=rows, more=more, next_position=nxt)
+
+    @staticmethod
+    def _latest_visible(access: Access, direction: str) -> str:
+        """The last (``>``) or first (``<``) version *among those the caller may see*:
+        the stored flag when it is set, else no visible version beyond this one."""
+        flag = "objects.is_last" if direction == ">" else "objects.is_first"
+        return (
+            f"({flag} OR NOT EXISTS (SELECT 1 FROM objects o3 WHERE "
+            "o3.collection_id = objects.collection_id AND o3.id = objects.id AND "
+            f"(o3.vkey {direction} objects.vkey OR (o3.vkey = objects.vkey AND o3.seq {direction} objects.seq)) "
+            f"AND {visible_sql(access, 'o3')}))"
+        )
+
+    def iter_versions(self, collection_id: str, batch: int = 1000) -> Iterator[StoredVersion]:
+        position: tuple[str, int] | None = None
+        while True:
+            page = self.query(
+                Query(
+                    collection_id=collection_id,
+                    limit=batch,
+                    after=position,
+                    versions=VersionFilter(all=True, last=False),
+                )
+            )
+            yield from page.rows
+            if not page.more or page.next_position is None:
+                return
+            position = page.next_position
+
+    def count_versions(self, collection_id: str) -> int:
+        with self._conn() as conn:
+            row = conn.execute(
+                "SELECT count(*) FROM objects WHERE collection_id = %s", (collection_id,)
+            ).fetchone()
+        return int(row[0]) if row else 0
+
+    # ------------------------------------------------------------------ deletes
+
+    def delete_object(
+        self,
+        collection_id: str,
+        object_id: str,
+        versions: VersionFilter,
+        spec_versions: tuple[str, ...] = (),
+        *,
+        access: Access | None = None,
+        creator_org: int | None = None,
+        audit: AuditEvent | None = None,
+    ) -> int:
+        """Delete the matching versions the caller may see (``access``) and, when
+        ``creator_org`` is given, that this organisation created; returns how many."""
+        exact = {compare_key(e) for e in versions.exact}
+        vis = visible_sql(access, "objects") if access is not None else "TRUE"
+        with self._tx(FEED_LOCK) as conn:
+            rows = conn.execute(
+                f"SELECT seq, vkey, is_first, is_last, spec_version, creator_org_id, {vis} FROM objects "
+                "WHERE collection_id = %s AND id = %s ORDER BY vkey, seq",
+                (collection_id, object_id),
+            ).fetchall()
+            visible = [r for r in rows if r[6]]
+            if not visible:
+                return 0
+            last_seq, first_seq = visible[-1][0], visible[0][0]
+            doomed = []
+            for seq, vkey, _first, _last, spec, creator, _vis in visible:
+                if spec_versions and spec not in spec_versions:
+                    continue
+                if creator_org is not None and creator != creator_org:
+                    continue
+                if (
+                    versions.all
+                    or (versions.last and seq == last_seq)
+                    or (versions.first and seq == first_seq)
+                    or vkey in exact
+                ):
+                    doomed.append(seq)
+            if not doomed:
+                return 0
+            conn.execute("DELETE FROM objects WHERE seq = ANY(%s)", (doomed,))
+            conn.execute("DELETE FROM recipients WHERE seq = ANY(%s)", (doomed,))
+            remaining = conn.execute(
+                "SELECT seq FROM objects WHERE collection_id = %s AND id = %s ORDER BY vkey, seq",
+                (collection_id, object_id),
+            ).fetchall()
+            if remaining:
+                conn.execute(
+                    "UPDATE objects SET is_first = (seq = %s), is_last = (seq = %s) "
+                    "WHERE collection_id = %s AND id = %s",
+                    (remaining[0][0], remaining[-1][0], collection_id, object_id),
+                )
+            if audit is not None:
+                self._append_audit(
+                    conn,
+                    [
+                        replace(
+                            audit,
+                            collection_id=collection_id,
+                            detail={**audit.detail, "object": object_id, "deleted": len(doomed)},
+                        )
+                    ],
+                )
+            return len(doomed)
+
+    def _note_mixed(self, conn: Conn) -> None:
+        row = conn.execute(f"SELECT {_MIXED_FLAG}").fetchone()
+        self._mixed = bool(row and row[0])
