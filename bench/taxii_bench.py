@@ -49,7 +49,7 @@ class Budget:
 
     @classmethod
     def full(cls) -> Budget:
-        return cls(2000, 15.0, 10.0, 4, 300.0, 3.0, 12, 45.0, 10_000, 420.0)
+        return cls(2000, 15.0, 10.0, 4, 300.0, 3.0, 12, 45.0, 10_000, 600.0)
 
     @classmethod
     def quick(cls) -> Budget:

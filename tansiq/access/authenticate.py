@@ -10,6 +10,7 @@ import threading
 import time
 
 from tansiq.access.credentials import token_hash, verify_password
+from tansiq.access.directory import Directory
 from tansiq.clock import after, now_text
 from tansiq.errors import AuthenticationError
 from tansiq.storage.base import ANONYMOUS, Principal, Store, User
@@ -29,7 +30,7 @@ class Authenticator:
     user invalidates it.
     """
 
-    def __init__(self, store: Store) -> None:
+    def __init__(self, store: Store | Directory) -> None:
         self.store = store
         self._lock = threading.Lock()
         self._basic_ok: dict[str, float] = {}

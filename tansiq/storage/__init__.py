@@ -20,9 +20,9 @@ def open_store(url: str | None = None, *, create: bool = True) -> Store:
     """Open the store a URL or file path names (a file path means SQLite)."""
     target = database_url(url)
     if target.startswith(("postgresql://", "postgres://")):
-        raise ConfigurationError(
-            "PostgreSQL databases are not supported yet; use an SQLite file path"
-        )
+        from tansiq.storage.postgres import PostgresStore
+
+        return PostgresStore(target)  # the database must exist; 'tansiq init' migrates it
     from tansiq.storage.sqlite import SQLiteStore
 
     if target != ":memory:" and not create and not Path(target).exists():

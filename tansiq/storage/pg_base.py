@@ -13,6 +13,7 @@ from contextlib import contextmanager
 from importlib import resources
 
 import psycopg
+from psycopg.rows import TupleRow
 from psycopg_pool import ConnectionPool
 
 #: First key of every advisory lock Tansiq takes ("TSIQ"); the second names the lock.
@@ -24,7 +25,7 @@ AUDIT_LOCK = 2
 #: Session-level lock held while migrations run (several processes may start at once).
 MIGRATE_LOCK = 3
 
-Conn = psycopg.Connection[tuple]  # type: ignore[type-arg]
+Conn = psycopg.Connection[TupleRow]
 
 
 def lock_sql(key: int, *, session: bool = False) -> str:
@@ -49,7 +50,7 @@ def pg_migration_scripts() -> list[tuple[str, str]]:
 class PgBase:
     """The pool and the transaction helpers; the store classes build on it."""
 
-    _pool: ConnectionPool  # type: ignore[type-arg]
+    _pool: ConnectionPool[Conn]
     #: Test seam: called inside a FEED-locked transaction just before it commits (a test
     #: sets it to stall one writer and check that nobody overtakes it). None in production.
     before_commit: Callable[[], None] | None = None

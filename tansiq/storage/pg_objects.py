@@ -7,10 +7,13 @@ lock; see the module docstring of tansiq.storage.postgres for why that makes the
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator, Sequence
 from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any
+
+import orjson
 
 from tansiq.clock import from_text, now_text, to_text
 from tansiq.stix.timestamps import compare_key
@@ -29,7 +32,7 @@ from tansiq.storage.base import (
 )
 from tansiq.storage.identity import body_hash
 from tansiq.storage.pg_audit import PgAudit
-from tansiq.storage.pg_base import FEED_LOCK, Conn
+from tansiq.storage.pg_base import FEED_LOCK
 from tansiq.storage.visibility import known_to_writer_sql, visible_sql
 
 _OBJ_COLUMNS = (
@@ -56,11 +59,6 @@ _INSERT_TYPES = [
 ]
 _CHUNK = 20000
 _MICRO = timedelta(microseconds=1)
-
-#: Without a match[spec_version] filter, only the latest spec version of each object is
-#: returned; the rule costs a correlated subquery, so it is skipped (by the uncorrelated
-#: first arm, evaluated once per query) until a version of another spec was ever stored.
-_MIXED_FLAG = "EXISTS (SELECT 1 FROM settings WHERE key = 'mixed_spec_versions' AND value = '1')"
 
 
 def _row_to_version(r: Sequence[Any]) -> StoredVersion:
@@ -92,8 +90,17 @@ def _stamps(db_now: datetime, last: str | None, count: int) -> list[str]:
     return [to_text(start + _MICRO * i) for i in range(count)]
 
 
+def _content_hash(nv: NewVersion) -> bytes:
+    """The version's content identity: its own hash, else that of its object, else that
+    of its stored bytes (never one shared value for every body without ``obj``)."""
+    if nv.hash:
+        return nv.hash
+    return body_hash(nv.obj if nv.obj is not None else orjson.loads(nv.json))
+
+
 class PgObjects(PgAudit):
     _mixed: bool = False  # a version of another spec than 2.1 was seen (never reverts)
+    _mixed_checked: float = -1.0  # time.monotonic() of the last look at the setting
 
     # ------------------------------------------------------------------ writes
 
@@ -128,7 +135,7 @@ class PgObjects(PgAudit):
         writer_user = writer.user.id if writer.user else None
         writer_org = writer.org.id if writer.org else None
         sync = writer.user is not None and writer.user.role == "sync"
-        hashes = [nv.hash or body_hash(nv.obj or {}) for nv in chunk]  # outside the lock
+        hashes = [_content_hash(nv) for nv in chunk]  # outside the lock
         with self._tx(FEED_LOCK) as conn:
             local_orgs = {
                 str(identity): int(org)
@@ -282,6 +289,7 @@ class PgObjects(PgAudit):
                         conflicts,
                     )
             if any(r[6] != "2.1" for r in rows):
+                self._mixed = True
                 conn.execute(
                     "INSERT INTO settings (key, value) VALUES ('mixed_spec_versions', '1') "
                     "ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value"
@@ -312,13 +320,14 @@ class PgObjects(PgAudit):
         where = ["collection_id = %s"]
         args: list[Any] = [query.collection_id]
         access = query.access
+        mixed = self._mixed_spec_versions()
         v = query.versions
         if not v.all:
             parts = []
             if v.last:
-                parts.append("is_last" if access is None else self._latest_visible(access, ">"))
+                parts.append(self._latest(access, ">", mixed))
             if v.first:
-                parts.append("is_first" if access is None else self._latest_visible(access, "<"))
+                parts.append(self._latest(access, "<", mixed))
             if v.exact:
                 parts.append("vkey = ANY(%s)")
                 args.append([compare_key(e) for e in v.exact])
@@ -336,15 +345,14 @@ class PgObjects(PgAudit):
         if query.spec_versions:
             where.append("spec_version = ANY(%s)")
             args.append(list(query.spec_versions))
-        else:
+        elif mixed:
             # no match[spec_version]: only the latest spec version of each object
-            latest = (
+            where.append(
                 "NOT EXISTS (SELECT 1 FROM objects o2 WHERE o2.collection_id = objects.collection_id "
                 "AND o2.id = objects.id AND o2.spec_version > objects.spec_version"
                 + (f" AND {visible_sql(access, 'o2')}" if access is not None else "")
                 + ")"
             )
-            where.append(latest if self._mixed else f"(NOT {_MIXED_FLAG} OR {latest})")
         if query.added_after:
             where.append("date_added > %s")
             args.append(query.added_after)
@@ -364,16 +372,38 @@ class PgObjects(PgAudit):
         return Page(rows=rows, more=more, next_position=nxt)
 
     @staticmethod
-    def _latest_visible(access: Access, direction: str) -> str:
-        """The last (``>``) or first (``<``) version *among those the caller may see*:
-        the stored flag when it is set, else no visible version beyond this one."""
+    def _latest(access: Access | None, direction: str, same_spec: bool) -> str:
+        """The last (``>``) or first (``<``) version of each object, *among those the
+        caller may see* and, when several spec versions are stored, among the versions
+        of the same spec version: the stored flag when it is set, else no such version
+        beyond this one."""
         flag = "objects.is_last" if direction == ">" else "objects.is_first"
+        if access is None and not same_spec:
+            return flag
+        extra = " AND o3.spec_version = objects.spec_version" if same_spec else ""
+        if access is not None:
+            extra += f" AND {visible_sql(access, 'o3')}"
         return (
             f"({flag} OR NOT EXISTS (SELECT 1 FROM objects o3 WHERE "
             "o3.collection_id = objects.collection_id AND o3.id = objects.id AND "
-            f"(o3.vkey {direction} objects.vkey OR (o3.vkey = objects.vkey AND o3.seq {direction} objects.seq)) "
-            f"AND {visible_sql(access, 'o3')}))"
+            f"(o3.vkey {direction} objects.vkey OR (o3.vkey = objects.vkey AND o3.seq {direction} objects.seq))"
+            f"{extra}))"
         )
+
+    def _mixed_spec_versions(self) -> bool:
+        """Whether any version of another spec than 2.1 was ever stored (rare: 2.0 input
+        is upgraded on ingest), so that the common case pays nothing for the rule. A
+        negative answer is re-read at most once a second (other processes may write)."""
+        if not self._mixed:
+            now = time.monotonic()
+            if now - self._mixed_checked >= 1.0:
+                with self._conn() as conn:
+                    row = conn.execute(
+                        "SELECT value FROM settings WHERE key = 'mixed_spec_versions'"
+                    ).fetchone()
+                self._mixed = row is not None and row[0] == "1"
+                self._mixed_checked = now
+        return self._mixed
 
     def iter_versions(self, collection_id: str, batch: int = 1000) -> Iterator[StoredVersion]:
         position: tuple[str, int] | None = None
@@ -464,7 +494,3 @@ class PgObjects(PgAudit):
                     ],
                 )
             return len(doomed)
-
-    def _note_mixed(self, conn: Conn) -> None:
-        row = conn.execute(f"SELECT {_MIXED_FLAG}").fetchone()
-        self._mixed = bool(row and row[0])

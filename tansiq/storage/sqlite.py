@@ -11,6 +11,7 @@ from __future__ import annotations
 import secrets
 import sqlite3
 import threading
+import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager, suppress
 from dataclasses import replace
@@ -202,6 +203,7 @@ class SQLiteStore(_AuditMixin):
         self._conns_lock = threading.Lock()
         self._secret: bytes | None = None
         self._mixed = False
+        self._mixed_checked = -1.0
 
     # ------------------------------------------------------------------ connections
 
@@ -240,6 +242,22 @@ class SQLiteStore(_AuditMixin):
                 raise
             else:
                 conn.execute("COMMIT")
+
+    @contextmanager
+    def _write_structure(self) -> Iterator[sqlite3.Connection]:
+        """A write that changes principals, collections or settings: bumps the generation
+        in the same transaction, so that every process drops its cached copies."""
+        with self._write() as conn:
+            yield conn
+            conn.execute(
+                "INSERT INTO settings (key, value) VALUES ('generation', '1') "
+                "ON CONFLICT(key) DO UPDATE SET value = CAST(value AS INTEGER) + 1"
+            )
+
+    def generation(self) -> int:
+        """Changes whenever principals, grants, collections or settings change."""
+        row = self.conn.execute("SELECT value FROM settings WHERE key = 'generation'").fetchone()
+        return 0 if row is None else int(row[0])
 
     def close(self) -> None:
         with self._conns_lock:
@@ -308,7 +326,7 @@ class SQLiteStore(_AuditMixin):
         return None if row is None else str(row[0])
 
     def set_setting(self, key: str, value: str) -> None:
-        with self._write() as conn:
+        with self._write_structure() as conn:
             conn.execute(
                 "INSERT INTO settings (key, value) VALUES (?, ?) "
                 "ON CONFLICT(key) DO UPDATE SET value = excluded.value",
@@ -318,7 +336,7 @@ class SQLiteStore(_AuditMixin):
     # ------------------------------------------------------------------ organisations, users
 
     def add_org(self, name: str, identity: dict[str, Any]) -> Organisation:
-        with self._write() as conn:
+        with self._write_structure() as conn:
             if conn.execute("SELECT 1 FROM orgs WHERE name = ?", (name,)).fetchone():
                 raise InvalidInput(f"organisation '{name}' already exists")
             if conn.execute(
@@ -356,7 +374,7 @@ class SQLiteStore(_AuditMixin):
         return User(int(r[0]), r[1], int(r[2]), r[3], bool(r[4]), bool(r[5]))
 
     def add_user(self, name: str, org_id: int, role: Role, password_hash: str | None) -> User:
-        with self._write() as conn:
+        with self._write_structure() as conn:
             if conn.execute("SELECT 1 FROM users WHERE name = ?", (name,)).fetchone():
                 raise InvalidInput(f"user '{name}' already exists")
             cur = conn.execute(
@@ -384,7 +402,7 @@ class SQLiteStore(_AuditMixin):
         return None if row is None else row[0]
 
     def set_user_password_hash(self, user_id: int, password_hash: str) -> None:
-        with self._write() as conn:
+        with self._write_structure() as conn:
             conn.execute(
                 "UPDATE users SET password_hash = ? WHERE id = ?", (password_hash, user_id)
             )
@@ -393,7 +411,7 @@ class SQLiteStore(_AuditMixin):
         self, user_id: int, token_hash: str, expires: str | None, label: str | None
     ) -> Token:
         created = now_text()
-        with self._write() as conn:
+        with self._write_structure() as conn:
             cur = conn.execute(
                 "INSERT INTO tokens (user_id, token_hash, label, created, expires) VALUES (?, ?, ?, ?, ?)",
                 (user_id, token_hash, label, created, expires),
@@ -427,18 +445,18 @@ class SQLiteStore(_AuditMixin):
         return [Token(int(r[0]), int(r[1]), r[2], r[3], r[4], bool(r[5]), r[6]) for r in rows]
 
     def revoke_token(self, token_id: int) -> bool:
-        with self._write() as conn:
+        with self._write_structure() as conn:
             cur = conn.execute(
                 "UPDATE tokens SET revoked = 1 WHERE id = ? AND revoked = 0", (token_id,)
             )
             return cur.rowcount > 0
 
     def set_user_disabled(self, user_id: int, disabled: bool) -> None:
-        with self._write() as conn:
+        with self._write_structure() as conn:
             conn.execute("UPDATE users SET disabled = ? WHERE id = ?", (int(disabled), user_id))
 
     def set_user_role(self, user_id: int, role: Role) -> None:
-        with self._write() as conn:
+        with self._write_structure() as conn:
             conn.execute("UPDATE users SET role = ? WHERE id = ?", (role, user_id))
 
     def login_state(self, name: str) -> tuple[int, str | None]:
@@ -474,7 +492,7 @@ class SQLiteStore(_AuditMixin):
     # ------------------------------------------------------------------ api roots, collections
 
     def add_api_root(self, root: ApiRoot) -> ApiRoot:
-        with self._write() as conn:
+        with self._write_structure() as conn:
             if conn.execute("SELECT 1 FROM api_roots WHERE name = ?", (root.name,)).fetchone():
                 raise InvalidInput(f"API root '{root.name}' already exists")
             conn.execute(
@@ -499,7 +517,7 @@ class SQLiteStore(_AuditMixin):
         return [ApiRoot(r[0], r[1], r[2], int(r[3])) for r in rows]
 
     def add_collection(self, collection: Collection) -> Collection:
-        with self._write() as conn:
+        with self._write_structure() as conn:
             if conn.execute("SELECT 1 FROM collections WHERE id = ?", (collection.id,)).fetchone():
                 raise InvalidInput(f"collection '{collection.id}' already exists")
             if (
@@ -600,7 +618,7 @@ class SQLiteStore(_AuditMixin):
         return self._collections("api_root = ?", (api_root,))
 
     def set_grant(self, collection_id: str, org_id: int, read: bool, write: bool) -> None:
-        with self._write() as conn:
+        with self._write_structure() as conn:
             if not read and not write:
                 conn.execute(
                     "DELETE FROM grants WHERE collection_id = ? AND org_id = ?",
@@ -687,7 +705,7 @@ class SQLiteStore(_AuditMixin):
             stamps = self._clock.next_block(len(chunk))
             now = stamps[0] if stamps else now_text()
             for nv, stamp in zip(chunk, stamps, strict=True):
-                h = nv.hash or body_hash(nv.obj or {})
+                h = nv.hash or body_hash(nv.obj if nv.obj is not None else orjson.loads(nv.json))
                 entries = known.setdefault(nv.id, [])
                 if nv.version is None:
                     same = next((e for e in entries if e[7] and e[1] == h), None)
@@ -801,6 +819,7 @@ class SQLiteStore(_AuditMixin):
                     conflicts,
                 )
             if any(r[6] != "2.1" for r in rows):
+                self._mixed = True
                 conn.execute(
                     "INSERT INTO settings (key, value) VALUES ('mixed_spec_versions', '1') "
                     "ON CONFLICT(key) DO UPDATE SET value = excluded.value"
@@ -831,15 +850,15 @@ class SQLiteStore(_AuditMixin):
         where = ["collection_id = ?"]
         args: list[Any] = [query.collection_id]
         access = query.access
+        mixed = self._mixed_spec_versions()
         v = query.versions
         if not v.all:
             parts = []
+            scope = None if not mixed else (query.spec_versions or "same")
             if v.last:
-                parts.append("is_last = 1" if access is None else self._latest_visible(access, ">"))
+                parts.append(self._latest(access, ">", scope, args))
             if v.first:
-                parts.append(
-                    "is_first = 1" if access is None else self._latest_visible(access, "<")
-                )
+                parts.append(self._latest(access, "<", scope, args))
             if v.exact:
                 parts.append(f"vkey IN ({','.join('?' * len(v.exact))})")
                 args.extend(compare_key(e) for e in v.exact)
@@ -857,7 +876,7 @@ class SQLiteStore(_AuditMixin):
         if query.spec_versions:
             where.append(f"spec_version IN ({','.join('?' * len(query.spec_versions))})")
             args.extend(query.spec_versions)
-        elif self._mixed_spec_versions():
+        elif mixed:
             # no match[spec_version]: only the latest spec version of each object
             where.append(
                 "NOT EXISTS (SELECT 1 FROM objects o2 WHERE o2.collection_id = objects.collection_id "
@@ -883,22 +902,40 @@ class SQLiteStore(_AuditMixin):
         return Page(rows=rows, more=more, next_position=nxt)
 
     @staticmethod
-    def _latest_visible(access: Access, direction: str) -> str:
-        """The last (``>``) or first (``<``) version *among those the caller may see*:
-        the stored flag when it is set, else no visible version beyond this one."""
+    def _latest(
+        access: Access | None, direction: str, scope: str | tuple[str, ...] | None, args: list[Any]
+    ) -> str:
+        """The last (``>``) or first (``<``) version of each object *among those the
+        caller may see* and, when several spec versions are stored, among the versions of
+        the same spec version (``scope="same"``, the default rule) or of the requested
+        ones: the stored flag when it is set, else no such version beyond this one."""
         flag = "is_last" if direction == ">" else "is_first"
+        if access is None and scope is None:
+            return f"{flag} = 1"
+        extra = ""
+        if scope == "same":
+            extra = " AND o3.spec_version = objects.spec_version"
+        elif isinstance(scope, tuple):
+            extra = f" AND o3.spec_version IN ({','.join('?' * len(scope))})"
+            args.extend(scope)
+        if access is not None:
+            extra += f" AND {visible_sql(access, 'o3')}"
         return (
             f"({flag} = 1 OR NOT EXISTS (SELECT 1 FROM objects o3 WHERE "
             "o3.collection_id = objects.collection_id AND o3.id = objects.id AND "
-            f"(o3.vkey {direction} objects.vkey OR (o3.vkey = objects.vkey AND o3.seq {direction} objects.seq)) "
-            f"AND {visible_sql(access, 'o3')}))"
+            f"(o3.vkey {direction} objects.vkey OR (o3.vkey = objects.vkey AND o3.seq {direction} objects.seq))"
+            f"{extra}))"
         )
 
     def _mixed_spec_versions(self) -> bool:
         """Whether any version of another spec than 2.1 was ever stored (rare: 2.0 input
-        is upgraded on ingest), so that the common case pays nothing for the rule."""
+        is upgraded on ingest), so that the common case pays nothing for the rule. A
+        negative answer is re-read at most once a second (other processes may write)."""
         if not self._mixed:
-            self._mixed = self.get_setting("mixed_spec_versions") == "1"
+            now = time.monotonic()
+            if now - self._mixed_checked >= 1.0:
+                self._mixed = self.get_setting("mixed_spec_versions") == "1"
+                self._mixed_checked = now
         return self._mixed
 
     def iter_versions(self, collection_id: str, batch: int = 1000) -> Iterator[StoredVersion]:

@@ -15,6 +15,7 @@ from starlette.routing import Route
 
 from tansiq.access.audit import AuditLog
 from tansiq.access.authenticate import Authenticator
+from tansiq.access.directory import Directory
 from tansiq.errors import TansiqError
 from tansiq.jobs import DEFAULT_JOBS, JobRunner
 from tansiq.storage.base import Store
@@ -107,8 +108,13 @@ def create_app(settings: Settings, store: Store) -> Starlette:
         },
         lifespan=lifespan,
     )
+    directory = Directory(store)
     app.state.services = Services(
-        settings=settings, store=store, auth=Authenticator(store), audit=audit
+        settings=settings,
+        store=store,
+        directory=directory,
+        auth=Authenticator(directory),
+        audit=audit,
     )
     return app
 

@@ -27,7 +27,7 @@ def describe(coll: Collection, principal: Principal) -> dict[str, Any]:
 async def list_collections(request: Request) -> Response:
     svc, principal = context.begin(request)
     root = context.api_root(svc, principal, request.path_params["api_root"])
-    visible = [c for c in svc.store.list_collections(root.name) if can_see(principal, c)]
+    visible = [c for c in svc.directory.list_collections(root.name) if can_see(principal, c)]
     body: dict[str, Any] = {}
     if visible:
         body["collections"] = [describe(c, principal) for c in visible]

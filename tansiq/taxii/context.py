@@ -11,8 +11,9 @@ from starlette.responses import Response
 
 from tansiq.access.audit import AuditLog
 from tansiq.access.authenticate import Authenticator
+from tansiq.access.directory import Directory
 from tansiq.access.permissions import can_read, can_see, can_write
-from tansiq.access.policy import access_for, default_tlp
+from tansiq.access.policy import access_for
 from tansiq.errors import AuthenticationError, NotFound, PermissionDenied, TansiqError
 from tansiq.storage.base import Access, ApiRoot, Collection, Page, Principal, Store
 from tansiq.taxii.media import TAXII_21, check_accept
@@ -25,13 +26,14 @@ WWW_AUTHENTICATE = 'Basic realm="tansiq", Bearer realm="tansiq"'
 class Services:
     settings: Settings
     store: Store
+    directory: Directory
     auth: Authenticator
     audit: AuditLog
 
 
 def access(svc: Services, principal: Principal, coll: Collection) -> Access:
     """The caller's view of a collection, enforced by the store's SQL."""
-    return access_for(principal, coll, default_tlp(svc.store))
+    return access_for(principal, coll, svc.directory.default_tlp())
 
 
 def services(request: Request) -> Services:
@@ -60,6 +62,7 @@ def begin(request: Request) -> tuple[Services, Principal]:
     """Negotiate the media type and authenticate the caller."""
     check_accept(request.headers.get("accept"))
     svc = services(request)
+    svc.directory.refresh()
     principal = svc.auth.authenticate(request.headers.get("authorization"))
     return svc, principal
 
@@ -70,19 +73,19 @@ def require_user(principal: Principal) -> None:
 
 
 def api_root(svc: Services, principal: Principal, name: str) -> ApiRoot:
-    root = svc.store.get_api_root(name)
+    root = svc.directory.get_api_root(name)
     if root is None:
         if principal.anonymous:
             raise AuthenticationError("authentication required")
         raise NotFound(f"API root '{name}' not found")
-    if principal.anonymous and not any(c.public for c in svc.store.list_collections(name)):
+    if principal.anonymous and not any(c.public for c in svc.directory.list_collections(name)):
         raise AuthenticationError("authentication required")
     return root
 
 
 def collection(svc: Services, principal: Principal, root: str, collection_id: str) -> Collection:
     """The collection if the caller may know it exists; else 401 (anonymous) or 404."""
-    found = svc.store.get_collection(collection_id, root)
+    found = svc.directory.get_collection(collection_id, root)
     if found is None or found.id != collection_id or not can_see(principal, found):
         if principal.anonymous:
             raise AuthenticationError("authentication required")

@@ -12,9 +12,9 @@ from tansiq.taxii.media import TAXII_21
 
 async def discovery(request: Request) -> Response:
     svc, principal = context.begin(request)
-    roots = svc.store.list_api_roots()
+    roots = svc.directory.list_api_roots()
     if principal.anonymous:
-        public_roots = {c.api_root for c in svc.store.list_collections() if c.public}
+        public_roots = {c.api_root for c in svc.directory.list_collections() if c.public}
         if not public_roots:
             raise AuthenticationError("authentication required")
         roots = [r for r in roots if r.name in public_roots]

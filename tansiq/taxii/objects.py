@@ -262,7 +262,7 @@ async def add_objects(request: Request) -> Response:
     svc, principal, coll = _collection(request)
     context.require_write(principal, coll)
     check_content_type(request.headers.get("content-type"))
-    root = svc.store.get_api_root(coll.api_root)
+    root = svc.directory.get_api_root(coll.api_root)
     limit = root.max_content_length if root else 10 * 1024 * 1024
     body = await _read_body(request, limit)
     objects = _envelope_objects(body)

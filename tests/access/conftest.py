@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 
 from tansiq.access import admin
+from tansiq.access.credentials import hash_password
 from tansiq.storage.base import ApiRoot, Collection
 from tansiq.storage.sqlite import SQLiteStore
 from tests.conftest import LiveServer
@@ -33,12 +34,22 @@ def amber_world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
 
 # --------------------------------------------------------------------------- a small site
 
+_hashes: list[str] = []
+
+
+def password_hash() -> str:
+    """The Argon2 hash of PASSWORD, computed once (Argon2 is slow on purpose)."""
+    if not _hashes:
+        _hashes.append(hash_password(PASSWORD))
+    return _hashes[0]
+
+
 SITE_USERS = [
     # name, org, role, with a password
     ("alice", "Alpha CERT", "analyst", True),
     ("amy", "Alpha CERT", "org-admin", False),
     ("rita", "Alpha CERT", "reader", True),
-    ("root", "Alpha CERT", "admin", True),
+    ("root", "Alpha CERT", "admin", False),
     ("bob", "Beta Police", "analyst", True),
     ("bea", "Beta Police", "reader", False),
     ("bsync", "Beta Police", "sync", False),
@@ -105,7 +116,10 @@ def build_site(path: Path) -> Site:
         admin.add_org(store, org)
     tokens = {}
     for name, org, role, with_password in SITE_USERS:
-        tokens[name] = admin.add_user(store, name, org, role, PASSWORD if with_password else None).token
+        created = admin.add_user(store, name, org, role)
+        tokens[name] = created.token
+        if with_password:
+            store.set_user_password_hash(created.user.id, password_hash())
     colls = {}
     for alias, read, write, public, root in [
         ("shared", ["Alpha CERT", "Beta Police"], ["Alpha CERT", "Beta Police"], False, "default"),

@@ -35,6 +35,8 @@ from tansiq.storage.base import (
     VersionFilter,
 )
 
+from .pg_support import postgres_param
+
 # --------------------------------------------------------------------------- backends
 
 
@@ -54,6 +56,7 @@ BackendFactory = Callable[[Path], AbstractContextManager[Store]]
 
 BACKENDS: list[Any] = [
     pytest.param(sqlite_backend, id="sqlite"),
+    postgres_param(),  # tests/storage/pg_support.py: skipped with a reason when unusable
 ]
 
 

@@ -332,8 +332,8 @@ def test_random_writes_deletes_and_queries_match_the_model(world: World) -> None
     run_state_machine_as_test(
         machine_for(world),
         settings=settings(
-            max_examples=100,
-            stateful_step_count=30,
+            max_examples=60,
+            stateful_step_count=25,
             deadline=None,
             database=None,
             suppress_health_check=[HealthCheck.too_slow],

@@ -144,3 +144,13 @@ CREATE TABLE login_failures (
     last_failure TEXT COLLATE "C" NOT NULL,
     locked_until TEXT COLLATE "C"
 );
+
+-- objects.seq values, handed out in blocks by the writer holding the feed lock.
+CREATE SEQUENCE objects_seq AS BIGINT;
+
+-- Leases for background work that must run once across processes and hosts.
+CREATE TABLE leases (
+    name    TEXT COLLATE "C" PRIMARY KEY,
+    holder  TEXT COLLATE "C" NOT NULL,
+    expires TEXT COLLATE "C" NOT NULL
+);
