@@ -8,7 +8,7 @@ import sys
 import click
 
 from tansiq import __version__
-from tansiq.cli import access, admin, data, serve
+from tansiq.cli import access, admin, data, db, serve
 from tansiq.cli.common import Context
 
 
@@ -30,6 +30,7 @@ def cli(ctx: click.Context, database: str | None) -> None:
 admin.register(cli)
 access.register(cli, admin.user)
 data.register(cli)
+db.register(cli)
 serve.register(cli)
 
 

@@ -12,7 +12,7 @@ import secrets
 import sqlite3
 import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager, suppress
 from dataclasses import replace
 from importlib import resources
@@ -47,6 +47,24 @@ from tansiq.storage.base import (
 )
 from tansiq.storage.identity import body_hash
 from tansiq.storage.visibility import known_to_writer_sql, visible_sql
+
+#: Tables of a whole instance, in the order they must be copied, with their sort key.
+COPY_TABLES: dict[str, str] = {
+    "settings": "key",
+    "orgs": "id",
+    "users": "id",
+    "tokens": "id",
+    "api_roots": "name",
+    "collections": "id",
+    "grants": "collection_id, org_id",
+    "objects": "seq",
+    "recipients": "seq, user_id",
+    "conflicts": "id",
+    "statuses": "id",
+    "audit": "id",
+    "login_failures": "name",
+    "leases": "name",
+}
 
 _OBJ_COLUMNS = (
     "seq, collection_id, id, type, version, spec_version, date_added, created_by, markings, "
@@ -1029,6 +1047,49 @@ class SQLiteStore(_AuditMixin):
         if events:
             with self._write() as conn:
                 self._append_audit(conn, events)
+
+    # ------------------------------------------------------------------ whole-instance copy
+
+    def dump_rows(
+        self, table: str, batch: int = 5000
+    ) -> tuple[list[str], Iterator[tuple[Any, ...]]]:
+        """Every row of one of COPY_TABLES, in primary-key order, streamed."""
+        if table not in COPY_TABLES:
+            raise InvalidInput(f"unknown table '{table}'")
+        columns = [r[1] for r in self.conn.execute(f"PRAGMA table_info({table})")]
+        order = COPY_TABLES[table]
+
+        def rows() -> Iterator[tuple[Any, ...]]:
+            cur = self._connect().execute(
+                f"SELECT {', '.join(columns)} FROM {table} ORDER BY {order}"
+            )
+            while True:
+                chunk = cur.fetchmany(batch)
+                if not chunk:
+                    return
+                for r in chunk:
+                    yield tuple(bytes(v) if isinstance(v, memoryview) else v for v in r)
+
+        return columns, rows()
+
+    def load_rows(self, table: str, columns: list[str], rows: Iterable[tuple[Any, ...]]) -> int:
+        """Bulk-insert rows copied from another store (same schema), in batches."""
+        if table not in COPY_TABLES:
+            raise InvalidInput(f"unknown table '{table}'")
+        mine = {r[1] for r in self.conn.execute(f"PRAGMA table_info({table})")}
+        missing = [c for c in columns if c not in mine]
+        if missing:
+            raise InvalidInput(f"table '{table}' has no column(s) {', '.join(missing)}")
+        sql = (
+            f"INSERT OR REPLACE INTO {table} ({', '.join(columns)}) "
+            f"VALUES ({', '.join('?' * len(columns))})"
+        )
+        count = 0
+        for part in chunked(rows, 5000):
+            with self._write() as conn:
+                conn.executemany(sql, part)
+            count += len(part)
+        return count
 
     # ------------------------------------------------------------------ leases
 

@@ -165,6 +165,9 @@ class World:
     meta: dict[str, Meta] = field(default_factory=dict)  # x_key -> meta
     clients: dict[str | None, Client] = field(default_factory=dict)
 
+    def __repr__(self) -> str:  # short: hypothesis prints the arguments of failing examples
+        return f"World({self.path}, default={self.default})"
+
     @property
     def url(self) -> str:
         return self.server.url

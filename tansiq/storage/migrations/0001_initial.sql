@@ -86,7 +86,6 @@ CREATE TABLE objects (
 -- enforced by the write path, under the single-writer lock.
 CREATE INDEX objects_by_version ON objects (collection_id, id, vkey);
 CREATE INDEX objects_by_added ON objects (collection_id, date_added, seq);
-CREATE INDEX objects_last_by_added ON objects (collection_id, date_added, seq) WHERE is_last = 1;
 CREATE INDEX objects_by_type ON objects (collection_id, type, date_added, seq);
 
 CREATE TABLE conflicts (
