@@ -31,10 +31,8 @@ def copy_instance(
         def tracked(
             rows: Iterator[tuple[Any, ...]] = rows, table: str = table
         ) -> Iterator[tuple[Any, ...]]:
-            n = 0
-            for row in rows:
+            for n, row in enumerate(rows, 1):
                 yield row
-                n += 1
                 if progress and n % 10_000 == 0:
                     progress(table, n)
 
