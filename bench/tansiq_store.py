@@ -130,6 +130,10 @@ def cached_store(
         setup = Setup(**meta["setup"])
         setup.database = str(folder / "tansiq.db")  # the cache may have moved with the tree
         return setup, meta
+    for stale in generate.CACHE_DIR.glob(f"store-{size}-s{seed}-g*"):  # older schema/generator
+        if stale.name != key:
+            log(f"removing stale cached store {stale.name}")
+            shutil.rmtree(stale, ignore_errors=True)
     bundle = generate.ensure_bundle(size, seed, log=log)
     tmp = generate.CACHE_DIR / (key + ".building")
     shutil.rmtree(tmp, ignore_errors=True)

@@ -160,6 +160,13 @@ def verify(store: AuditStore) -> VerifyResult:
     if head is not None:
         last_id, last_hash = head
         if last_id != count or last_hash != prev:
+            if count > last_id:
+                return VerifyResult(
+                    False,
+                    count,
+                    last_id + 1,
+                    f"entries {last_id + 1} to {count} were added outside Tansiq (beyond the recorded head)",
+                )
             if last_id > count:
                 return VerifyResult(
                     False,

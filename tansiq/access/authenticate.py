@@ -50,7 +50,7 @@ class Authenticator:
             return self._bearer(value)
         if scheme == "basic" and value:
             return self._basic(value)
-        raise AuthenticationError("unsupported or malformed Authorization header")
+        raise AuthenticationError(_BAD)
 
     def _bearer(self, plain: str) -> Principal:
         found = self.store.find_token(token_hash(plain))
@@ -73,24 +73,27 @@ class Authenticator:
     def _basic(self, value: str) -> Principal:
         try:
             decoded = base64.b64decode(value, validate=True).decode("utf-8")
-        except (binascii.Error, UnicodeDecodeError) as exc:
-            raise AuthenticationError("malformed Basic credentials") from exc
+        except (binascii.Error, ValueError) as exc:  # not base64, not ASCII, not UTF-8
+            raise AuthenticationError(_BAD) from exc
         name, sep, password = decoded.partition(":")
         if not sep:
-            raise AuthenticationError("malformed Basic credentials")
+            raise AuthenticationError(_BAD)
         failures, locked_until = self.store.login_state(name)
         now = now_text()
         if locked_until is not None and locked_until > now:
             # locked: answer exactly like a wrong password, without checking it
             raise AuthenticationError(_BAD)
         try:
-            return self._check_basic(name, password)
+            principal = self._check_basic(name, password)
         except AuthenticationError:
             count = self.store.record_login_failure(name, now, None)
             if count >= LOCK_AFTER:
                 seconds = min(LOCK_MAX_SECONDS, 2 ** (count - LOCK_AFTER))
                 self.store.set_login_lock(name, after(now, seconds * 1_000_000))
             raise
+        if failures:  # failures must be consecutive to lock: a success clears them
+            self.store.clear_login_failures(name)
+        return principal
 
     def _check_basic(self, name: str, password: str) -> Principal:
         user = self.store.get_user(name)
@@ -110,8 +113,6 @@ class Authenticator:
                 if len(self._basic_ok) > 10_000:
                     self._basic_ok.clear()
                 self._basic_ok[key] = mono
-            if self.store.login_state(name)[0]:
-                self.store.clear_login_failures(name)
         return self.principal_for(user)
 
 

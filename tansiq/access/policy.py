@@ -18,7 +18,6 @@ from tansiq.stix.markings import TLP2_BY_NAME, tlp_of
 from tansiq.storage.base import (
     AMBER,
     CLEAR,
-    RED,
     TLP_LEVELS,
     Access,
     Collection,
@@ -121,12 +120,7 @@ class WriterContext:
                     oid, RECIPIENTS_PROPERTY, f"unknown user(s): {', '.join(sorted(unknown))}"
                 )
             recipients = tuple(self.users[n] for n in named)
-        if (
-            (tlp_level(obj) == RED or named is not None)
-            and self.user_id is not None
-            and self.user_id not in recipients
-        ):
-            recipients = (*recipients, self.user_id)
+        # the writer always reads its own versions (the store checks writer_user_id)
         return obj, recipients
 
 

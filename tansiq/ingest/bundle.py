@@ -77,11 +77,24 @@ def prepare(
                 )
             )
             continue
+        try:
+            body = dumps(obj)
+        except (orjson.JSONEncodeError, TypeError) as exc:
+            bad.append(
+                WriteResult(
+                    index,
+                    obj.get("id"),
+                    _raw_version(obj),
+                    "invalid",
+                    f"{obj.get('id')}: cannot be stored: {exc} (JSON nested too deeply?)",
+                )
+            )
+            continue
         markings = obj.get("object_marking_refs") or ()
         ok.append(
             NewVersion(
                 obj=obj,
-                json=dumps(obj),
+                json=body,
                 id=obj["id"],
                 type=obj["type"],
                 version=version_of(obj),

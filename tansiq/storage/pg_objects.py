@@ -147,7 +147,8 @@ class PgObjects(PgAudit):
             ids = list({v.id for v in chunk})
             cur = conn.execute(
                 "SELECT id, vkey, body_hash, seq, is_first, is_last, version, created_by, "
-                f"{known_expr} FROM objects WHERE collection_id = %s AND id = ANY(%s)",
+                f"{known_expr} FROM objects WHERE collection_id = %s AND id = ANY(%s) "
+                "ORDER BY id, vkey, seq",
                 (collection_id, ids),
                 binary=True,
             )
@@ -324,10 +325,11 @@ class PgObjects(PgAudit):
         v = query.versions
         if not v.all:
             parts = []
+            scope = None if not mixed else (query.spec_versions or "same")
             if v.last:
-                parts.append(self._latest(access, ">", mixed))
+                parts.append(self._latest(access, ">", scope, args))
             if v.first:
-                parts.append(self._latest(access, "<", mixed))
+                parts.append(self._latest(access, "<", scope, args))
             if v.exact:
                 parts.append("vkey = ANY(%s)")
                 args.append([compare_key(e) for e in v.exact])
@@ -336,12 +338,15 @@ class PgObjects(PgAudit):
             where.append(parts[0] if len(parts) == 1 else "(" + " OR ".join(parts) + ")")
         if access is not None:
             where.append(visible_sql(access, "objects"))
-        if query.types:
-            where.append("type = ANY(%s)")
-            args.append(list(query.types))
-        if query.ids:
-            where.append("id = ANY(%s)")
-            args.append(list(query.ids))
+        # one value: plain equality, so that (collection_id, type, date_added, seq) serves
+        # the ORDER BY even before the planner has statistics (fresh bulk import)
+        for column, values in (("type", query.types), ("id", query.ids)):
+            if len(values) == 1:
+                where.append(f"{column} = %s")
+                args.append(values[0])
+            elif values:
+                where.append(f"{column} = ANY(%s)")
+                args.append(list(values))
         if query.spec_versions:
             where.append("spec_version = ANY(%s)")
             args.append(list(query.spec_versions))
@@ -372,15 +377,22 @@ class PgObjects(PgAudit):
         return Page(rows=rows, more=more, next_position=nxt)
 
     @staticmethod
-    def _latest(access: Access | None, direction: str, same_spec: bool) -> str:
-        """The last (``>``) or first (``<``) version of each object, *among those the
-        caller may see* and, when several spec versions are stored, among the versions
-        of the same spec version: the stored flag when it is set, else no such version
-        beyond this one."""
+    def _latest(
+        access: Access | None, direction: str, scope: str | tuple[str, ...] | None, args: list[Any]
+    ) -> str:
+        """The last (``>``) or first (``<``) version of each object *among those the
+        caller may see* and, when several spec versions are stored, among the versions of
+        the same spec version (``scope="same"``, the default rule) or of the requested
+        ones: the stored flag when it is set, else no such version beyond this one."""
         flag = "objects.is_last" if direction == ">" else "objects.is_first"
-        if access is None and not same_spec:
+        if access is None and scope is None:
             return flag
-        extra = " AND o3.spec_version = objects.spec_version" if same_spec else ""
+        extra = ""
+        if scope == "same":
+            extra = " AND o3.spec_version = objects.spec_version"
+        elif isinstance(scope, tuple):
+            extra = " AND o3.spec_version = ANY(%s)"
+            args.append(list(scope))
         if access is not None:
             extra += f" AND {visible_sql(access, 'o3')}"
         return (

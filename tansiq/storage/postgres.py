@@ -43,7 +43,7 @@ read's audit entry never waits for an import, and the chain never forks.
 from __future__ import annotations
 
 import secrets
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
@@ -63,9 +63,19 @@ from tansiq.storage.base import (
     StatusRecord,
     Token,
     User,
+    chunked,
 )
-from tansiq.storage.pg_base import MIGRATE_LOCK, Conn, lock_sql, pg_migration_scripts, unlock_sql
+from tansiq.storage.pg_base import (
+    AUDIT_LOCK,
+    FEED_LOCK,
+    MIGRATE_LOCK,
+    Conn,
+    lock_sql,
+    pg_migration_scripts,
+    unlock_sql,
+)
 from tansiq.storage.pg_objects import PgObjects
+from tansiq.storage.sqlite import COPY_TABLES
 
 __all__ = ["PostgresStore"]
 
@@ -159,6 +169,12 @@ class PostgresStore(PgObjects):
                 f"database {describe(self.url)} is not initialised or out of date; "
                 "run 'tansiq init'"
             )
+
+    def analyze(self) -> None:
+        """Refresh the planner's statistics. Worth calling after a bulk import or a copy:
+        until autovacuum gets to it, a freshly loaded table may be planned badly."""
+        with self._conn() as conn:
+            conn.execute("ANALYZE")
 
     def instance_secret(self) -> bytes:
         if self._secret is None:
@@ -545,6 +561,106 @@ class PostgresStore(PgObjects):
                 "can_read = EXCLUDED.can_read, can_write = EXCLUDED.can_write",
                 (collection_id, org_id, read, write),
             )
+
+    # ------------------------------------------------------------------ whole-instance copy
+
+    def _columns(self, table: str) -> list[tuple[str, str]]:
+        """(name, type) of a COPY_TABLES table, in table order."""
+        if table not in COPY_TABLES:
+            raise InvalidInput(f"unknown table '{table}'")
+        with self._conn() as conn:
+            return [
+                (str(r[0]), str(r[1]))
+                for r in conn.execute(
+                    "SELECT column_name, udt_name FROM information_schema.columns "
+                    "WHERE table_schema = current_schema() AND table_name = %s "
+                    "ORDER BY ordinal_position",
+                    (table,),
+                )
+            ]
+
+    def dump_rows(
+        self, table: str, batch: int = 5000
+    ) -> tuple[list[str], Iterator[tuple[Any, ...]]]:
+        """Every row of one of COPY_TABLES, in primary-key order, streamed (server-side
+        cursor: memory stays flat however big the table)."""
+        columns = [c for c, _ in self._columns(table)]
+        sql = f"SELECT {', '.join(columns)} FROM {table} ORDER BY {COPY_TABLES[table]}"
+
+        def rows() -> Iterator[tuple[Any, ...]]:
+            with (
+                self._pool.connection() as conn,
+                conn.transaction(),
+                conn.cursor(name=f"dump_{table}", binary=True) as cur,
+            ):
+                cur.itersize = batch
+                cur.execute(sql)
+                yield from cur
+
+        return columns, rows()
+
+    def load_rows(self, table: str, columns: list[str], rows: Iterable[tuple[Any, ...]]) -> int:
+        """Bulk-load rows copied from another store (same tables; SQLite's 0/1 integers
+        become booleans), replacing rows with the same key; then move the id sequences
+        past what was loaded. Binary COPY into a temporary table, then one upsert."""
+        types = dict(self._columns(table))
+        missing = [c for c in columns if c not in types]
+        if missing:
+            raise InvalidInput(f"table '{table}' has no column(s) {', '.join(missing)}")
+        flags = [i for i, c in enumerate(columns) if types[c] == "bool"]
+        keys = [k.strip() for k in COPY_TABLES[table].split(",")]
+        rest = [c for c in columns if c not in keys]
+        action = (
+            "DO UPDATE SET " + ", ".join(f"{c} = EXCLUDED.{c}" for c in rest)
+            if rest
+            else "DO NOTHING"
+        )
+        cols = ", ".join(columns)
+        locks = {"objects": (FEED_LOCK,), "recipients": (FEED_LOCK,), "audit": (AUDIT_LOCK,)}
+        count = 0
+        for part in chunked(rows, 20000):
+            with self._tx(*locks.get(table, ())) as conn:
+                conn.execute(
+                    f"CREATE TEMP TABLE load_rows (LIKE {table} INCLUDING DEFAULTS) ON COMMIT DROP"
+                )
+                with (
+                    conn.cursor() as cur,
+                    cur.copy(f"COPY load_rows ({cols}) FROM STDIN (FORMAT BINARY)") as copy,
+                ):
+                    copy.set_types([types[c] for c in columns])
+                    for row in part:
+                        if flags:
+                            row = tuple(
+                                bool(v) if i in flags and v is not None else v
+                                for i, v in enumerate(row)
+                            )
+                        copy.write_row(row)
+                conn.execute(
+                    f"INSERT INTO {table} ({cols}) SELECT {cols} FROM load_rows "
+                    f"ON CONFLICT ({', '.join(keys)}) {action}"
+                )
+            count += len(part)
+        self._sync_sequences(table)
+        return count
+
+    def _sync_sequences(self, table: str) -> None:
+        """Move the sequences that number ``table`` past its highest loaded value."""
+        with self._conn() as conn:
+            targets = [
+                (f"pg_get_serial_sequence('{table}', '{r[0]}')", str(r[0]))
+                for r in conn.execute(
+                    "SELECT attname FROM pg_attribute WHERE attrelid = %s::regclass "
+                    "AND attidentity <> '' AND NOT attisdropped",
+                    (table,),
+                )
+            ]
+            if table == "objects":
+                targets.append(("'objects_seq'", "seq"))
+            for seq, col in targets:
+                conn.execute(
+                    f"SELECT setval({seq}, m) FROM (SELECT MAX({col}) AS m FROM {table}) x "
+                    f"WHERE m IS NOT NULL AND m >= nextval({seq})"
+                )
 
     # ------------------------------------------------------------------ leases
 

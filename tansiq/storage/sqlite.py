@@ -113,8 +113,16 @@ class _AuditMixin:
         raise NotImplementedError
 
     def _append_audit(self, conn: sqlite3.Connection, events: Sequence[AuditEvent]) -> None:
-        head = conn.execute("SELECT id, hash FROM audit ORDER BY id DESC LIMIT 1").fetchone()
-        last_id, prev = (int(head[0]), head[1]) if head else (0, GENESIS)
+        # chain onto the *recorded* head, not onto whatever the table ends with: rows
+        # removed or appended behind Tansiq's back then stay visible to `audit verify`
+        head = conn.execute("SELECT value FROM settings WHERE key = 'audit_head'").fetchone()
+        if head is None:
+            last_id, prev = 0, GENESIS
+        else:
+            text, _, prev = str(head[0]).partition(":")
+            last_id = int(text)
+        top = conn.execute("SELECT MAX(id) FROM audit").fetchone()[0]
+        last_id = max(last_id, int(top or 0))
         rows = []
         now = now_text()
         for ev in events:

@@ -10,7 +10,7 @@ text. The rule (DESIGN.md "Access semantics"):
 * GREEN: every authenticated reader of the collection;
 * AMBER, AMBER+STRICT: readers whose organisation is granted on the collection, or is the
   creating organisation; a sync account never gets one that came from a peer;
-* RED: the named recipients (the writer is always one); never a sync account.
+* RED: the named recipients and the writer; never a sync account.
 """
 
 from __future__ import annotations
@@ -35,19 +35,17 @@ def visible_sql(access: Access, t: str = "objects") -> str:
         hop = f" AND {t}.peer IS NULL" if access.sync else ""
         parts.append(f"({level} IN ({AMBER}, {AMBER_STRICT}) AND {amber_who}{hop})")
         if not access.sync:
+            uid = int(access.user_id)
             parts.append(
-                f"({level} = {RED} AND EXISTS (SELECT 1 FROM recipients r "
-                f"WHERE r.seq = {t}.seq AND r.user_id = {int(access.user_id)}))"
+                f"({level} = {RED} AND ({t}.writer_user_id = {uid} OR EXISTS (SELECT 1 FROM "
+                f"recipients r WHERE r.seq = {t}.seq AND r.user_id = {uid})))"
             )
     return "(" + " OR ".join(parts) + ")"
 
 
 def known_to_writer_sql(access: Access, t: str = "objects") -> str:
     """Versions a writer is considered to know about: the ones it may read, plus the ones
-    its own organisation wrote or created (a write-only drop box still recognises its own
-    re-posts)."""
-    own = ""
-    if access.org_id is not None:
-        org = int(access.org_id)
-        own = f" OR {t}.writer_org_id = {org} OR {t}.creator_org_id = {org}"
+    it wrote itself (a write-only drop box still recognises its own re-posts). Never its
+    colleagues' versions it may not read: a write must not reveal them."""
+    own = f" OR {t}.writer_user_id = {int(access.user_id)}" if access.user_id is not None else ""
     return f"({visible_sql(access, t)}{own})"

@@ -2,9 +2,9 @@
 
 ``amber_world``: the matrix data set (see ``world.py``) under the default marking as it
 comes out of the box, built once per module (it costs about half a second).
-``instance``-like fixtures for the other modules live here too: ``site`` is a small
-instance with password users and a live server, ``cli`` runs the real command on its
-database.
+``site`` (per test) and ``shared_site`` (per module): a small instance with a few users
+(some with passwords), five collections and a live server; ``Site.cli`` runs the real
+``tansiq`` command on its database.
 """
 
 from __future__ import annotations
@@ -129,7 +129,13 @@ def build_site(path: Path) -> Site:
         ("tiny", ["Alpha CERT"], ["Alpha CERT"], False, "tiny"),
     ]:
         colls[alias] = admin.add_collection(
-            store, f"Site {alias}", api_root=root, alias=alias, read=read, write=write, public=public
+            store,
+            f"Site {alias}",
+            api_root=root,
+            alias=alias,
+            read=read,
+            write=write,
+            public=public,
         )
     server = LiveServer(store).start()
     return Site(store, path, server, tokens, colls)
@@ -154,4 +160,3 @@ def shared_site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
         c.close()
     s.server.stop()
     s.store.close()
-

@@ -68,7 +68,9 @@ def test_a_taxii_write_is_recorded_with_every_outcome(shared_site: Site) -> None
     invalid = {**malware(), "name": 5}
     posing = malware(created_by_ref=shared_site.identity("Beta Police"))
     start = head_id(shared_site)
-    r = shared_site.client("alice").post(shared_site.base("shared") + "objects/", [good, invalid, sco, posing])
+    r = shared_site.client("alice").post(
+        shared_site.base("shared") + "objects/", [good, invalid, sco, posing]
+    )
     assert r.status_code == 202
     sco_version = next(s["version"] for s in r.json()["successes"] if s["id"] == sco["id"])
     (entry,) = entries_after(shared_site, start, "objects.write")
@@ -127,7 +129,12 @@ def test_reads_are_recorded_within_a_second(shared_site: Site) -> None:
     base = shared_site.base("shared")
     uid, oid = ids_of(shared_site, "bob")
     requests: list[tuple[str, dict[str, str], str, dict[str, Any]]] = [
-        ("objects/", {"match[id]": f"{green['id']},{red['id']}", "match[type]": "malware"}, "objects.read", {}),
+        (
+            "objects/",
+            {"match[id]": f"{green['id']},{red['id']}", "match[type]": "malware"},
+            "objects.read",
+            {},
+        ),
         ("manifest/", {"match[id]": f"{green['id']},{red['id']}"}, "manifest.read", {}),
         (f"objects/{green['id']}/", {}, "object.read", {}),
         (f"objects/{green['id']}/versions/", {}, "versions.read", {}),
@@ -138,7 +145,11 @@ def test_reads_are_recorded_within_a_second(shared_site: Site) -> None:
         sent = time.monotonic()
         r = bob.get(base + path, params)
         assert r.status_code in (200, 404)
-        returned = len(r.json().get("objects", r.json().get("versions", []))) if r.status_code == 200 else 0
+        returned = (
+            len(r.json().get("objects", r.json().get("versions", [])))
+            if r.status_code == 200
+            else 0
+        )
         found = wait_for(lambda a=action, s=start: entries_after(shared_site, s, a), 3.0)
         assert time.monotonic() - sent < 2.5, "the read was not flushed within about a second"
         assert len(found) == 1, (action, found)
@@ -162,10 +173,18 @@ def test_paged_reads_are_recorded_without_the_token(shared_site: Site) -> None:
     shared_site.client("alice").post(shared_site.base("shared") + "objects/", objs)
     ids = ",".join(o["id"] for o in objs)
     rita = shared_site.client("rita")
-    first = rita.get(shared_site.base("shared") + "manifest/", {"match[id]": ids, "limit": "2"})
     start = head_id(shared_site)
+    first = rita.get(shared_site.base("shared") + "manifest/", {"match[id]": ids, "limit": "2"})
+    (entry,) = wait_for(lambda: entries_after(shared_site, start, "manifest.read"))
+    assert json.loads(entry.detail) == {
+        "filters": {"match[id]": ids, "limit": "2"},
+        "paged": False,
+        "returned": 2,
+    }
+    start = entry.id
     second = rita.get(
-        shared_site.base("shared") + "manifest/", {"match[id]": ids, "limit": "2", "next": first.json()["next"]}
+        shared_site.base("shared") + "manifest/",
+        {"match[id]": ids, "limit": "2", "next": first.json()["next"]},
     )
     assert second.status_code == 200
     (entry,) = wait_for(lambda: entries_after(shared_site, start, "manifest.read"))
@@ -175,7 +194,9 @@ def test_paged_reads_are_recorded_without_the_token(shared_site: Site) -> None:
 
 
 def test_anonymous_reads_are_recorded(shared_site: Site) -> None:
-    shared_site.client("alice").post(shared_site.base("pub") + "objects/", [malware(markings=[TLP_GREEN])])
+    shared_site.client("alice").post(
+        shared_site.base("pub") + "objects/", [malware(markings=[TLP_GREEN])]
+    )
     start = head_id(shared_site)
     assert shared_site.client(None).get(shared_site.base("pub") + "objects/").status_code == 200
     (entry,) = wait_for(lambda: entries_after(shared_site, start, "objects.read"))
@@ -185,9 +206,14 @@ def test_anonymous_reads_are_recorded(shared_site: Site) -> None:
 
 def test_an_export_for_a_user_is_recorded(shared_site: Site) -> None:
     shared_site.client("alice").post(
-        shared_site.base("alpha") + "objects/", [malware(markings=[TLP_GREEN]), malware(markings=[TLP_RED])]
+        shared_site.base("alpha") + "objects/",
+        [malware(markings=[TLP_GREEN]), malware(markings=[TLP_RED])],
     )
-    visible = len(shared_site.client("rita").get(shared_site.base("alpha") + "objects/", {"match[version]": "all"}).json()["objects"])
+    visible = len(
+        shared_site.client("rita")
+        .get(shared_site.base("alpha") + "objects/", {"match[version]": "all"})
+        .json()["objects"]
+    )
     start = head_id(shared_site)
     done = shared_site.cli("export", "--collection", "alpha", "--user", "rita")
     assert done.code == 0, done.err
@@ -210,7 +236,10 @@ def test_buffered_reads_are_flushed_on_shutdown(site: Site) -> None:
     live.start()
     try:
         start = head_id(site)
-        with httpx.Client(base_url=live.url, headers={"Accept": TAXII, "Authorization": f"Bearer {site.tokens['rita']}"}) as c:
+        with httpx.Client(
+            base_url=live.url,
+            headers={"Accept": TAXII, "Authorization": f"Bearer {site.tokens['rita']}"},
+        ) as c:
             assert c.get(site.base("shared") + "objects/").status_code == 200
         time.sleep(0.3)
         assert entries_after(site, start, "objects.read") == []  # still buffered
@@ -225,7 +254,16 @@ def test_tansiq_serve_flushes_on_sigterm(tmp_path: Path) -> None:
     site.server.stop()
     port = free_port()
     proc = subprocess.Popen(
-        [sys.executable, "-m", "tansiq", "--database", str(site.path), "serve", "--port", str(port)],
+        [
+            sys.executable,
+            "-m",
+            "tansiq",
+            "--database",
+            str(site.path),
+            "serve",
+            "--port",
+            str(port),
+        ],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
     )
@@ -264,7 +302,7 @@ def audited_db(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     """A database with a few dozen audit entries, closed (copied by each test)."""
     site = build_site(tmp_path_factory.mktemp("audited") / "audited.db")
     alice = site.client("alice")
-    for _ in range(3):
+    for _ in range(5):
         alice.post(site.base("shared") + "objects/", [malware(markings=[TLP_GREEN])])
         alice.get(site.base("shared") + "objects/")
     site.cli("grant", "pub", "Beta Police")
@@ -323,10 +361,22 @@ def test_an_intact_log_verifies(db: Path) -> None:
     assert count >= 10
     assert verify(db) == (0, f"audit log intact: {count} entries verified\n", "")
     as_json = run_cli(db, "audit", "verify", "--json")
-    assert (as_json.code, as_json.json()) == (0, {"ok": True, "entries": count, "first_bad": None, "reason": None})
+    assert (as_json.code, as_json.json()) == (
+        0,
+        {"ok": True, "entries": count, "first_bad": None, "reason": None},
+    )
 
 
-@pytest.mark.parametrize("column,value", [("detail", '{"via":"taxii"}'), ("actor", "mallory"), ("at", "2020-01-01T00:00:00.000000Z"), ("user_id", 999), ("action", "objects.read")])
+@pytest.mark.parametrize(
+    "column,value",
+    [
+        ("detail", '{"via":"taxii"}'),
+        ("actor", "mallory"),
+        ("at", "2020-01-01T00:00:00.000000Z"),
+        ("user_id", 999),
+        ("action", "objects.read"),
+    ],
+)
 def test_an_edited_row_is_named(db: Path, column: str, value: Any) -> None:
     target = len(audit_rows(db)) // 2
     tamper(db, (f"UPDATE audit SET {column} = ? WHERE id = ?", (value, target)))
@@ -351,7 +401,11 @@ def _insert_at(db: Path, position: int, forge: bool) -> None:
     prev = all_rows[position - 2]
     at = prev[1]
     detail = '{"via":"forged"}'
-    h = chain_hash(prev[9], position, at, "mallory", None, None, "objects.write", None, detail) if forge else "0" * 64
+    h = (
+        chain_hash(prev[9], position, at, "mallory", None, None, "objects.write", None, detail)
+        if forge
+        else "0" * 64
+    )
     conn = sqlite3.connect(db)
     try:
         for r in reversed(all_rows[position - 1 :]):
@@ -399,7 +453,17 @@ def test_a_row_appended_at_the_end_is_named(db: Path) -> None:
 def test_two_swapped_rows_are_named(db: Path) -> None:
     all_rows = audit_rows(db)
     i, j = 3, len(all_rows) - 2
-    cols = ("at", "actor", "user_id", "org_id", "action", "collection_id", "detail", "prev_hash", "hash")
+    cols = (
+        "at",
+        "actor",
+        "user_id",
+        "org_id",
+        "action",
+        "collection_id",
+        "detail",
+        "prev_hash",
+        "hash",
+    )
     sets = ", ".join(f"{c} = ?" for c in cols)
     tamper(
         db,
@@ -461,27 +525,44 @@ def test_audit_show_filters(site: Site) -> None:
     assert len(show("--user", "alice")) == 2
     assert show("--org", "Beta Police") == [r.id for r in everything if r.org_id == beta_org]
     assert show("--org", "Alpha CERT") == [r.id for r in everything if r.org_id == alpha_org]
-    assert show("--collection", "alpha") == [r.id for r in everything if r.collection_id == site.colls["alpha"].id]
+    assert show("--collection", "alpha") == [
+        r.id for r in everything if r.collection_id == site.colls["alpha"].id
+    ]
     assert len(show("--collection", "alpha")) == 2
     assert show("--since", middle) == [r.id for r in everything if r.at >= middle]
     assert show("--until", middle) == [r.id for r in everything if r.at <= middle]
     assert show("--collection", "shared", "--since", middle) == []
     assert show("--user", "alice", "--collection", "alpha") == [
-        r.id for r in everything if r.user_id == alice_id and r.collection_id == site.colls["alpha"].id
+        r.id
+        for r in everything
+        if r.user_id == alice_id and r.collection_id == site.colls["alpha"].id
     ]
 
     done = site.cli("audit", "show", "--user", "rita", "--json")
     (entry,) = done.json()["entries"]
     assert set(entry) == {"id", "at", "actor", "action", "collection", "detail"}
-    assert (entry["actor"], entry["action"], entry["collection"]) == ("rita", "objects.read", site.colls["alpha"].id)
+    assert (entry["actor"], entry["action"], entry["collection"]) == (
+        "rita",
+        "objects.read",
+        site.colls["alpha"].id,
+    )
     text = site.cli("audit", "show", "--user", "rita").out
     (line,) = text.splitlines()
-    assert line.split("\t")[:5] == [str(entry["id"]), entry["at"], "rita", "objects.read", site.colls["alpha"].id]
+    assert line.split("\t")[:5] == [
+        str(entry["id"]),
+        entry["at"],
+        "rita",
+        "objects.read",
+        site.colls["alpha"].id,
+    ]
     for args, err in [
         (("--user", "nobody"), "error: unknown user 'nobody'\n"),
         (("--org", "Nobody"), "error: unknown organisation 'Nobody'\n"),
         (("--collection", "nosuch"), "error: unknown collection 'nosuch'\n"),
-        (("--since", "last week"), "error: --since 'last week' is not a timestamp like 2026-11-01T00:00:00Z\n"),
+        (
+            ("--since", "last week"),
+            "error: --since 'last week' is not a timestamp like 2026-11-01T00:00:00Z\n",
+        ),
     ]:
         failed = site.cli("audit", "show", *args)
         assert (failed.code, failed.out, failed.err) == (1, "", err)

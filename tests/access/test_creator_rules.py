@@ -80,9 +80,17 @@ def relationship(source: str, target: str, **extra: Any) -> dict[str, Any]:
 
 
 @pytest.mark.parametrize(
-    "user,org", [("alice", "Alpha CERT"), ("amy", "Alpha CERT"), ("root", "Alpha CERT"), ("bob", "Beta Police")]
+    "user,org",
+    [
+        ("alice", "Alpha CERT"),
+        ("amy", "Alpha CERT"),
+        ("root", "Alpha CERT"),
+        ("bob", "Beta Police"),
+    ],
 )
-def test_absent_creator_becomes_the_writer_organisation(shared_site: Site, user: str, org: str) -> None:
+def test_absent_creator_becomes_the_writer_organisation(
+    shared_site: Site, user: str, org: str
+) -> None:
     sdo = malware(markings=[TLP_GREEN])
     sro = relationship(sdo["id"], f"malware--{uuid.uuid4()}")
     status = post(shared_site, user, "shared", [sdo, sro])
@@ -106,7 +114,9 @@ def test_scos_get_no_creator(shared_site: Site) -> None:
 
 
 @pytest.mark.parametrize("user", ["alice", "amy", "root"])
-def test_naming_another_local_organisation_is_refused_per_object(shared_site: Site, user: str) -> None:
+def test_naming_another_local_organisation_is_refused_per_object(
+    shared_site: Site, user: str
+) -> None:
     ok1 = malware(markings=[TLP_GREEN])
     as_beta = malware(markings=[TLP_GREEN], created_by_ref=shared_site.identity("Beta Police"))
     as_gamma = relationship(
@@ -141,9 +151,9 @@ def test_outside_identities_are_kept_as_they_are(shared_site: Site) -> None:
     assert status["success_count"] == 2
     assert stored_json(shared_site, "shared", obj["id"]) == [obj]
     # the identity object itself had no creator: it is the writer's organisation's
-    assert stored_json(shared_site, "shared", vendor["id"])[0]["created_by_ref"] == shared_site.identity(
-        "Alpha CERT"
-    )
+    assert stored_json(shared_site, "shared", vendor["id"])[0][
+        "created_by_ref"
+    ] == shared_site.identity("Alpha CERT")
 
 
 # --------------------------------------------------------------------------- new versions
@@ -156,7 +166,10 @@ def test_the_creating_organisation_publishes_new_versions(shared_site: Site, sec
     v2 = {**v1, "modified": stamp(60), "name": "dropper v2"}
     status = post(shared_site, second, "shared", [v2])
     assert status["successes"] == [{"id": v1["id"], "version": v2["modified"]}], status
-    assert [o["name"] for o in stored_json(shared_site, "shared", v1["id"])] == ["dropper", "dropper v2"]
+    assert [o["name"] for o in stored_json(shared_site, "shared", v1["id"])] == [
+        "dropper",
+        "dropper v2",
+    ]
 
 
 def test_a_new_version_may_not_change_the_creator(shared_site: Site) -> None:
@@ -188,7 +201,9 @@ def test_another_organisation_cannot_publish_versions_of_a_local_creator(shared_
     assert [o["modified"] for o in stored_json(shared_site, "shared", v1["id"])] == [v1["modified"]]
 
 
-def test_any_writer_adds_versions_of_an_outside_object_keeping_its_creator(shared_site: Site) -> None:
+def test_any_writer_adds_versions_of_an_outside_object_keeping_its_creator(
+    shared_site: Site,
+) -> None:
     vendor = identity()["id"]
     v1 = malware(markings=[TLP_GREEN], created_by_ref=vendor)
     post(shared_site, "alice", "shared", [v1])
@@ -283,11 +298,15 @@ def test_cli_import_applies_the_creator_rules(shared_site: Site, tmp_path: Path)
     path.write_text(
         json.dumps({"type": "bundle", "id": f"bundle--{uuid.uuid4()}", "objects": [ok, posing]})
     )
-    done = shared_site.cli("import", str(path), "--collection", "shared", "--user", "alice", "--json")
+    done = shared_site.cli(
+        "import", str(path), "--collection", "shared", "--user", "alice", "--json"
+    )
     assert done.code == 1, done.err
     report = done.json()
     assert (report["total"], report["added"], report["invalid"]) == (2, 1, 1)
-    assert [(f["index"], f["id"], f["outcome"]) for f in report["failures"]] == [(1, posing["id"], "invalid")]
+    assert [(f["index"], f["id"], f["outcome"]) for f in report["failures"]] == [
+        (1, posing["id"], "invalid")
+    ]
     assert "created_by_ref" in report["failures"][0]["message"]
     assert done.err.startswith("error: 1 of 2 objects rejected (valid ones were stored)")
     assert stored_json(shared_site, "shared", ok["id"]) == [

@@ -89,11 +89,18 @@ def test_hidden_object_reads_like_a_missing_one(
         path = shared_site.base(alias) + template.format(id=obj["id"])
         p = {k: v.format(id=obj["id"]) for k, v in (params or {}).items()}
         hidden = client.get(path, p)
-        missing = client.get(path.replace(obj["id"], fake), {k: v.replace(obj["id"], fake) for k, v in p.items()})
+        missing = client.get(
+            path.replace(obj["id"], fake), {k: v.replace(obj["id"], fake) for k, v in p.items()}
+        )
         assert_same(hidden, missing, obj["id"], fake)
         assert hidden.status_code in (200, 404)
     # and the writer does see it (the test is not vacuous)
-    assert shared_site.client("alice").get(shared_site.base(alias) + f"objects/{obj['id']}/").status_code == 200
+    assert (
+        shared_site.client("alice")
+        .get(shared_site.base(alias) + f"objects/{obj['id']}/")
+        .status_code
+        == 200
+    )
 
 
 # --------------------------------------------------------------------------- POST collisions
@@ -114,12 +121,18 @@ def test_identical_sco_hidden_from_the_poster_is_added_as_its_own(shared_site: S
     assert rows[0] == alice_row  # the hidden copy is not altered
     bob = shared_site.store.get_user("bob")
     assert bob is not None and rows[1].writer_user_id == bob.id
-    got = shared_site.client("bob").get(shared_site.base("shared") + f"objects/{sco['id']}/versions/")
+    got = shared_site.client("bob").get(
+        shared_site.base("shared") + f"objects/{sco['id']}/versions/"
+    )
     assert got.json() == {"more": False, "versions": [rows[1].version]}
     # posting it again is now "unchanged": bob's own copy
     again = post(shared_site, "bob", "shared", [sco])
     assert again["successes"] == [
-        {"id": sco["id"], "version": rows[1].version, "message": "already stored (identical version)"}
+        {
+            "id": sco["id"],
+            "version": rows[1].version,
+            "message": "already stored (identical version)",
+        }
     ]
 
 
@@ -158,7 +171,9 @@ def test_sdo_colliding_with_a_hidden_version_is_added_never_conflict(shared_site
     alice_row = stored(shared_site, "shared", red["id"])[0]
     same_version = {**red, "name": "Beta's view", "object_marking_refs": [TLP_GREEN]}
     status = post(shared_site, "bob", "shared", [same_version])
-    assert status.get("successes") == [{"id": red["id"], "version": red["modified"]}], json.dumps(status)
+    assert status.get("successes") == [{"id": red["id"], "version": red["modified"]}], json.dumps(
+        status
+    )
     rows = stored(shared_site, "shared", red["id"])
     assert rows[0] == alice_row
     assert [json.loads(r.json)["name"] for r in rows] == ["dropper", "Beta's view"]
@@ -167,7 +182,9 @@ def test_sdo_colliding_with_a_hidden_version_is_added_never_conflict(shared_site
     )
 
 
-def test_sdo_colliding_with_a_colleagues_hidden_version_is_added_never_conflict(shared_site: Site) -> None:
+def test_sdo_colliding_with_a_colleagues_hidden_version_is_added_never_conflict(
+    shared_site: Site,
+) -> None:
     """Same organisation, not a recipient: alice's TLP:RED version does not exist for amy,
     so amy's different body under the same (id, modified) is not a "conflict"."""
     red = malware(markings=[TLP_RED])
@@ -175,7 +192,9 @@ def test_sdo_colliding_with_a_colleagues_hidden_version_is_added_never_conflict(
     alice_row = stored(shared_site, "shared", red["id"])[0]
     theirs = {**red, "name": "amy's view", "object_marking_refs": [TLP_GREEN]}
     status = post(shared_site, "amy", "shared", [theirs])
-    assert status.get("successes") == [{"id": red["id"], "version": red["modified"]}], json.dumps(status)
+    assert status.get("successes") == [{"id": red["id"], "version": red["modified"]}], json.dumps(
+        status
+    )
     rows = stored(shared_site, "shared", red["id"])
     assert rows[0] == alice_row
     assert len(rows) == 2
@@ -243,7 +262,9 @@ def test_delete_leaves_the_versions_the_caller_cannot_see(shared_site: Site) -> 
     assert r.status_code == 200, r.text
     rows = stored(shared_site, "shared", v1["id"])
     assert [row.version for row in rows] == [v2["modified"]]
-    got = shared_site.client("alice").get(shared_site.base("shared") + f"objects/{v1['id']}/versions/")
+    got = shared_site.client("alice").get(
+        shared_site.base("shared") + f"objects/{v1['id']}/versions/"
+    )
     assert got.json() == {"more": False, "versions": [v2["modified"]]}
 
 
@@ -279,12 +300,19 @@ def test_status_of_another_user_is_404(shared_site: Site, viewer: str) -> None:
     assert mine.status_code == 200 and mine.json() == status
 
 
-def test_status_of_a_red_write_is_hidden_from_an_admin_who_is_not_a_recipient(shared_site: Site) -> None:
+def test_status_of_a_red_write_is_hidden_from_an_admin_who_is_not_a_recipient(
+    shared_site: Site,
+) -> None:
     """The status lists the id and version of alice's TLP:RED object: an admin who is not
     a recipient may not learn that it exists."""
     red = malware(markings=[TLP_RED])
     status = post(shared_site, "alice", "shared", [red])
-    assert shared_site.client("root").get(shared_site.base("shared") + f"objects/{red['id']}/").status_code == 404
+    assert (
+        shared_site.client("root")
+        .get(shared_site.base("shared") + f"objects/{red['id']}/")
+        .status_code
+        == 404
+    )
     fake = str(uuid.uuid4())
     hidden = shared_site.client("root").get(f"/default/status/{status['id']}/")
     missing = shared_site.client("root").get(f"/default/status/{fake}/")

@@ -65,9 +65,7 @@ def scratch(amber_world: World) -> Collection:
 
 # --------------------------------------------------------------------------- reads
 
-JUNK_TEXT = st.text(
-    alphabet=st.characters(codec="utf-8", exclude_categories=["Cs"]), max_size=40
-)
+JUNK_TEXT = st.text(alphabet=st.characters(codec="utf-8", exclude_categories=["Cs"]), max_size=40)
 
 
 def object_ids(world: World) -> st.SearchStrategy[str]:
@@ -94,7 +92,10 @@ def filters(world: World) -> dict[str, st.SearchStrategy[str]]:
         ),
         "match[version]": st.lists(one_version, min_size=1, max_size=3).map(",".join),
         "match[spec_version]": st.sampled_from(["2.1", "2.0", "2.1,2.0", "x", ""]),
-        "next": st.one_of(JUNK_TEXT, st.integers(0, 10_000).map(lambda i: TOKENS[i % len(TOKENS)] if TOKENS else "")),
+        "next": st.one_of(
+            JUNK_TEXT,
+            st.integers(0, 10_000).map(lambda i: TOKENS[i % len(TOKENS)] if TOKENS else ""),
+        ),
     }
 
 
@@ -134,13 +135,16 @@ def path_of(world: World, alias: str, endpoint: str, oid: str) -> str:
     coll = world.colls[alias].id if alias in world.colls else alias
     base = f"/default/collections/{quote(coll, safe='')}/"
     segment = quote(oid, safe="")
-    return base + {
-        "objects": "objects/",
-        "manifest": "manifest/",
-        "object": f"objects/{segment}/",
-        "versions": f"objects/{segment}/versions/",
-        "collection": "",
-    }[endpoint]
+    return (
+        base
+        + {
+            "objects": "objects/",
+            "manifest": "manifest/",
+            "object": f"objects/{segment}/",
+            "versions": f"objects/{segment}/versions/",
+            "collection": "",
+        }[endpoint]
+    )
 
 
 @FUZZ
@@ -148,8 +152,12 @@ def path_of(world: World, alias: str, endpoint: str, oid: str) -> str:
 def test_fuzz_reads(amber_world: World, data: st.DataObject) -> None:
     world = amber_world
     caller = data.draw(st.sampled_from(CALLERS), label="caller")
-    alias = data.draw(st.sampled_from(["priv", "pub", "priv", "pub", str(uuid.uuid4())]), label="alias")
-    endpoint = data.draw(st.sampled_from(["objects", "manifest", "object", "versions", "collection"]))
+    alias = data.draw(
+        st.sampled_from(["priv", "pub", "priv", "pub", str(uuid.uuid4())]), label="alias"
+    )
+    endpoint = data.draw(
+        st.sampled_from(["objects", "manifest", "object", "versions", "collection"])
+    )
     oid = data.draw(object_ids(world), label="object id")
     params: dict[str, str] = {}
     for key, strategy in filters(world).items():
@@ -187,7 +195,9 @@ def test_fuzz_credentials(amber_world: World, data: st.DataObject) -> None:
     endpoint = data.draw(st.sampled_from(["objects", "manifest", "object"]))
     path = path_of(amber_world, alias, endpoint, amber_world.ids["clear"])
     with httpx.Client(base_url=amber_world.url, timeout=30) as client:
-        r = client.get(path, headers={"Accept": "application/taxii+json;version=2.1", "Authorization": header})
+        r = client.get(
+            path, headers={"Accept": "application/taxii+json;version=2.1", "Authorization": header}
+        )
     assert r.status_code == 401, (header, r.status_code, r.text[:300])
     assert r.headers.get("www-authenticate")
 
@@ -206,8 +216,14 @@ WRITERS = [
 ]
 
 JSON = st.recursive(
-    st.none() | st.booleans() | st.integers(-(2**70), 2**70) | st.floats(allow_nan=False) | JUNK_TEXT,
-    lambda children: st.lists(children, max_size=4) | st.dictionaries(JUNK_TEXT, children, max_size=4),
+    st.none()
+    | st.booleans()
+    | st.integers(-(2**70), 2**70)
+    | st.floats(allow_nan=False)
+    | JUNK_TEXT,
+    lambda children: (
+        st.lists(children, max_size=4) | st.dictionaries(JUNK_TEXT, children, max_size=4)
+    ),
     max_leaves=20,
 )
 
@@ -238,15 +254,25 @@ def base_objects(world: World) -> st.SearchStrategy[dict[str, Any]]:
                 "definition": {"statement": "fuzz"},
             },
         ]
-    ).map(lambda o: {**o, "id": o["id"] if o["type"] in ("ipv4-addr", "marking-definition") else f"{o['type']}--{uuid.uuid4()}"})
+    ).map(
+        lambda o: {
+            **o,
+            "id": o["id"]
+            if o["type"] in ("ipv4-addr", "marking-definition")
+            else f"{o['type']}--{uuid.uuid4()}",
+        }
+    )
 
 
 def mutated(world: World) -> st.SearchStrategy[dict[str, Any]]:
     creators = st.sampled_from(
-        [org.identity_id for org in world.orgs.values()] + [f"identity--{uuid.uuid4()}", "identity--bad", 5]
+        [org.identity_id for org in world.orgs.values()]
+        + [f"identity--{uuid.uuid4()}", "identity--bad", 5]
     )
     markings = st.lists(
-        st.sampled_from([TLP_CLEAR, TLP_GREEN, TLP_AMBER, TLP_RED, TLP1_AMBER, TLP1_RED, STATEMENT, "x", 1]),
+        st.sampled_from(
+            [TLP_CLEAR, TLP_GREEN, TLP_AMBER, TLP_RED, TLP1_AMBER, TLP1_RED, STATEMENT, "x", 1]
+        ),
         max_size=3,
     )
     recipients = st.one_of(
@@ -264,9 +290,16 @@ def mutated(world: World) -> st.SearchStrategy[dict[str, Any]]:
         if draw(st.booleans()):
             obj["x_tansiq_recipients"] = draw(recipients)
         if draw(st.booleans()):
-            obj["granular_markings"] = [{"marking_ref": draw(st.sampled_from([TLP_RED, TLP_AMBER, "x"])), "selectors": draw(st.sampled_from([["name"], [], ["nope"], "name"]))}]
+            obj["granular_markings"] = [
+                {
+                    "marking_ref": draw(st.sampled_from([TLP_RED, TLP_AMBER, "x"])),
+                    "selectors": draw(st.sampled_from([["name"], [], ["nope"], "name"])),
+                }
+            ]
         for _ in range(draw(st.integers(0, 2))):
-            key = draw(st.sampled_from(sorted(obj) + ["x_extra", "modified", "created", "id", "type"]))
+            key = draw(
+                st.sampled_from(sorted(obj) + ["x_extra", "modified", "created", "id", "type"])
+            )
             if draw(st.booleans()):
                 obj.pop(key, None)
             else:
@@ -298,7 +331,9 @@ def assert_creator_rules(world: World, scratch: Collection) -> None:
             continue
         claimed = orgs_by_identity.get(row.created_by or "")
         if claimed is not None and claimed != writer.org_id:
-            raise AssertionError(f"{row.id} {row.version} claims org {claimed}, written by {writer.name}")
+            raise AssertionError(
+                f"{row.id} {row.version} claims org {claimed}, written by {writer.name}"
+            )
 
 
 @settings(FUZZ, max_examples=100)
@@ -309,7 +344,9 @@ def test_fuzz_writes(amber_world: World, scratch: Collection, data: st.DataObjec
     body = data.draw(bodies(world), label="body")
     client = world.client(caller)
     path = f"/default/collections/{scratch.id}/objects/"
-    r = client.http.post(path, content=body, headers={"Content-Type": "application/taxii+json;version=2.1"})
+    r = client.http.post(
+        path, content=body, headers={"Content-Type": "application/taxii+json;version=2.1"}
+    )
     assert r.status_code < 500, (r.status_code, r.text[:500])
     if r.status_code == 202:
         status = r.json()
@@ -318,4 +355,6 @@ def test_fuzz_writes(amber_world: World, scratch: Collection, data: st.DataObjec
     after = client.get(path, {"match[version]": "all"})
     assert after.status_code < 500
     # the matrix collections are untouched by the writes
-    assert [v.seq for v in world.store.iter_versions(world.colls["priv"].id)] == [v.seq for v in world.rows["priv"]]
+    assert [v.seq for v in world.store.iter_versions(world.colls["priv"].id)] == [
+        v.seq for v in world.rows["priv"]
+    ]

@@ -43,7 +43,9 @@ def clear_error(r: httpx.Response, *statuses: int) -> dict[str, Any]:
     return body
 
 
-def post_raw(site: Site, alias: str, body: bytes | Iterator[bytes], user: str = "alice") -> httpx.Response:
+def post_raw(
+    site: Site, alias: str, body: bytes | Iterator[bytes], user: str = "alice"
+) -> httpx.Response:
     return site.client(user).http.post(
         site.base(alias) + "objects/", content=body, headers={"Content-Type": TAXII}
     )
@@ -152,11 +154,17 @@ def test_huge_string_within_the_limit_is_stored_intact_or_refused(shared_site: S
 
 def test_huge_strings_in_the_request_line_and_headers(shared_site: Site) -> None:
     wrong = shared_site.raw("Bearer tsq_wrong").get(shared_site.base("shared") + "objects/")
-    huge_auth = shared_site.raw("Bearer " + "x" * 60_000).get(shared_site.base("shared") + "objects/")
+    huge_auth = shared_site.raw("Bearer " + "x" * 60_000).get(
+        shared_site.base("shared") + "objects/"
+    )
     assert (huge_auth.status_code, huge_auth.json()) == (401, wrong.json())
-    huge_id = shared_site.client("alice").get(shared_site.base("shared") + "objects/malware--" + "a" * 5000 + "/")
+    huge_id = shared_site.client("alice").get(
+        shared_site.base("shared") + "objects/malware--" + "a" * 5000 + "/"
+    )
     clear_error(huge_id, 404)
-    huge_type = shared_site.client("alice").get(shared_site.base("shared") + "objects/", {"match[type]": "a" * 5000})
+    huge_type = shared_site.client("alice").get(
+        shared_site.base("shared") + "objects/", {"match[type]": "a" * 5000}
+    )
     clear_error(huge_type, 400)
     huge_version = shared_site.client("alice").get(
         shared_site.base("shared") + "objects/", {"match[version]": "2024" * 5000}
@@ -188,7 +196,12 @@ def test_invalid_utf8_bodies_are_400(shared_site: Site, body: bytes) -> None:
 
 def test_invalid_utf8_in_filters_is_400(shared_site: Site) -> None:
     client = shared_site.client("alice")
-    for query in ("match[type]=%FF%FE", "match[id]=malware--%C3%28", "added_after=%FF", "limit=%FF"):
+    for query in (
+        "match[type]=%FF%FE",
+        "match[id]=malware--%C3%28",
+        "added_after=%FF",
+        "limit=%FF",
+    ):
         clear_error(client.get(shared_site.base("shared") + "objects/?" + query), 400)
     server_is_up(shared_site)
 
@@ -200,8 +213,13 @@ def test_non_ascii_authorization_header_is_401(shared_site: Site, value: bytes) 
     path = shared_site.base("shared") + "objects/"
     raw = raw_request(
         shared_site,
-        b"GET " + path.encode() + b" HTTP/1.1\r\nHost: 127.0.0.1\r\nAccept: " + TAXII.encode()
-        + b"\r\nAuthorization: " + value + b"\r\nConnection: close\r\n\r\n",
+        b"GET "
+        + path.encode()
+        + b" HTTP/1.1\r\nHost: 127.0.0.1\r\nAccept: "
+        + TAXII.encode()
+        + b"\r\nAuthorization: "
+        + value
+        + b"\r\nConnection: close\r\n\r\n",
     )
     server_is_up(shared_site)
     head, _, body = raw.partition(b"\r\n\r\n")
@@ -249,7 +267,19 @@ def test_duplicate_keys_are_400_and_nothing_is_stored(shared_site: Site) -> None
 
 @pytest.mark.parametrize(
     "body",
-    [b"[]", b"null", b'"objects"', b"42", b"true", b"{}", b'{"objects":{}}', b'{"objects":"x"}', b'{"objects":null}', b"", b"   "],
+    [
+        b"[]",
+        b"null",
+        b'"objects"',
+        b"42",
+        b"true",
+        b"{}",
+        b'{"objects":{}}',
+        b'{"objects":"x"}',
+        b'{"objects":null}',
+        b"",
+        b"   ",
+    ],
 )
 def test_envelopes_of_the_wrong_shape_are_400(shared_site: Site, body: bytes) -> None:
     clear_error(post_raw(shared_site, "shared", body), 400)
@@ -292,7 +322,9 @@ def test_wrong_typed_objects_fail_one_by_one(shared_site: Site) -> None:
         assert failure["message"].startswith(f"object {n}"), failure
     bad_ids = [o["id"] for o in bad if isinstance(o, dict) and isinstance(o.get("id"), str)]
     assert stored_ids(shared_site, "shared", *bad_ids) == []
-    assert sorted(stored_ids(shared_site, "shared", good["id"], sco["id"])) == sorted([good["id"], sco["id"]])
+    assert sorted(stored_ids(shared_site, "shared", good["id"], sco["id"])) == sorted(
+        [good["id"], sco["id"]]
+    )
     server_is_up(shared_site)
 
 
@@ -316,8 +348,12 @@ def test_wrong_typed_objects_fail_one_by_one(shared_site: Site) -> None:
     ids=lambda p: "-".join(f"{k}={v}" for k, v in p.items()).encode("ascii", "replace").decode(),
 )
 def test_wrong_typed_filters_are_400(shared_site: Site, params: dict[str, str]) -> None:
-    clear_error(shared_site.client("alice").get(shared_site.base("shared") + "objects/", params), 400)
-    clear_error(shared_site.client("alice").get(shared_site.base("shared") + "manifest/", params), 400)
+    clear_error(
+        shared_site.client("alice").get(shared_site.base("shared") + "objects/", params), 400
+    )
+    clear_error(
+        shared_site.client("alice").get(shared_site.base("shared") + "manifest/", params), 400
+    )
 
 
 def test_wrong_media_types_and_methods(shared_site: Site) -> None:

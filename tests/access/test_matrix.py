@@ -29,7 +29,9 @@ DEFAULTS = {"default-amber": None, "default-clear": "TLP:CLEAR", "default-red": 
 
 
 @pytest.fixture(scope="module", params=list(DEFAULTS))
-def world(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
+def world(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[World]:
     w = build_world(tmp_path_factory.mktemp("matrix") / "tansiq.db", DEFAULTS[request.param])
     yield w
     w.close()
@@ -92,7 +94,9 @@ def assert_like_missing(
     the id substituted in the body: same status, same body, same headers."""
     fake = f"{real.split('--', 1)[0]}--{uuid.uuid4()}" if "--" in real else str(uuid.uuid4())
     hidden = client.get(path, params)
-    missing = client.get(path.replace(real, fake), {k: v.replace(real, fake) for k, v in (params or {}).items()})
+    missing = client.get(
+        path.replace(real, fake), {k: v.replace(real, fake) for k, v in (params or {}).items()}
+    )
     assert hidden.status_code == missing.status_code, (path, hidden.text, missing.text)
     assert hidden.text == missing.text.replace(fake, real), (path, hidden.text, missing.text)
     assert comparable_headers(hidden) == comparable_headers(missing)
@@ -106,9 +110,22 @@ def test_spot_check_anonymous_reader_of_the_public_collection(world: World) -> N
     """Written out by hand (not from the oracle): what an anonymous caller gets."""
     r = world.client(Caller(None)).get(world.base("pub") + "objects/")
     assert r.status_code == 200, r.text
-    clear = {"clear@0", "tlp1-white@0", "chain-four@0", "chain-unmarked@1", "sco-chain@0", "peer-clear@0"}
+    clear = {
+        "clear@0",
+        "tlp1-white@0",
+        "chain-four@0",
+        "chain-unmarked@1",
+        "sco-chain@0",
+        "peer-clear@0",
+    }
     if world.default == 0:  # unmarked versions are CLEAR
-        clear |= {"unmarked@0", "unmarked-named@0", "statement-only@0", "sco-unmarked@0", "peer-unmarked@0"}
+        clear |= {
+            "unmarked@0",
+            "unmarked-named@0",
+            "statement-only@0",
+            "sco-unmarked@0",
+            "peer-unmarked@0",
+        }
         clear = (clear - {"chain-unmarked@1"}) | {"chain-unmarked@2"}
     assert sorted(got_keys(r.json())) == sorted(clear)
 
@@ -137,7 +154,13 @@ def test_spot_check_gamma_reader_of_the_public_collection(world: World) -> None:
         "sync-gamma-amber@0",
     }
     if world.default in (0, 1):
-        expected |= {"unmarked@0", "unmarked-named@0", "statement-only@0", "sco-unmarked@0", "peer-unmarked@0"}
+        expected |= {
+            "unmarked@0",
+            "unmarked-named@0",
+            "statement-only@0",
+            "sco-unmarked@0",
+            "peer-unmarked@0",
+        }
         expected = (expected - {"chain-unmarked@1"}) | {"chain-unmarked@2"}
     assert sorted(got_keys(r.json())) == sorted(expected)
 
@@ -153,16 +176,20 @@ def test_spot_check_latest_version_per_caller(world: World) -> None:
     assert got_keys(alpha.get(path).json()) == ["chain-green-red@1"]
     rg = world.base("priv") + f"objects/{world.ids['chain-red-green']}/"
     assert got_keys(beta.get(rg, {"match[version]": "first"}).json()) == ["chain-red-green@1"]
-    assert got_keys(world.client(Caller("alpha-analyst", "alpha", "analyst")).get(
-        rg, {"match[version]": "first"}
-    ).json()) == ["chain-red-green@0"]
+    assert got_keys(
+        world.client(Caller("alpha-analyst", "alpha", "analyst"))
+        .get(rg, {"match[version]": "first"})
+        .json()
+    ) == ["chain-red-green@0"]
 
 
 # --------------------------------------------------------------------------- collections
 
 
 @pytest.mark.parametrize("caller,alias", UNREADABLE, ids=pair_id)
-def test_unreadable_collection_answers_like_a_missing_one(world: World, caller: Caller, alias: str) -> None:
+def test_unreadable_collection_answers_like_a_missing_one(
+    world: World, caller: Caller, alias: str
+) -> None:
     client = world.client(caller)
     cid = world.colls[alias].id
     oid = world.ids["clear"]
@@ -217,7 +244,9 @@ def test_manifest(world: World, caller: Caller, alias: str, mode: str | None) ->
 def test_types_filter_keeps_hidden_versions_out(world: World, caller: Caller, alias: str) -> None:
     client = world.client(caller)
     for stix_type in ("malware", "ipv4-addr"):
-        r = client.get(world.base(alias) + "objects/", {"match[type]": stix_type, "match[version]": "all"})
+        r = client.get(
+            world.base(alias) + "objects/", {"match[type]": stix_type, "match[version]": "all"}
+        )
         assert r.status_code == 200, r.text
         expected = [row for row in world.visible(caller, alias) if row.type == stix_type]
         assert r.json() == envelope_of(expected)
@@ -245,7 +274,11 @@ def test_object_endpoint(world: World, caller: Caller, alias: str) -> None:
             if mode == "all":
                 expected = mine
             else:
-                chosen = max(mine, key=lambda v: v.version) if mode is None else min(mine, key=lambda v: v.version)
+                chosen = (
+                    max(mine, key=lambda v: v.version)
+                    if mode is None
+                    else min(mine, key=lambda v: v.version)
+                )
                 expected = [chosen]
             assert got_keys(r.json()) == keys(world, expected), spec.key
             assert r.json() == envelope_of(expected)

@@ -23,7 +23,9 @@ ANON = Caller(None)
 PARAMS = {"limit": "2", "match[version]": "all"}
 
 
-def first_page(world: World, caller: Caller, alias: str, endpoint: str = "objects/", **extra: str) -> dict[str, Any]:
+def first_page(
+    world: World, caller: Caller, alias: str, endpoint: str = "objects/", **extra: str
+) -> dict[str, Any]:
     r = world.client(caller).get(world.base(alias) + endpoint, {**PARAMS, **extra})
     assert r.status_code == 200, r.text
     body: dict[str, Any] = r.json()
@@ -31,8 +33,12 @@ def first_page(world: World, caller: Caller, alias: str, endpoint: str = "object
     return body
 
 
-def follow(world: World, caller: Caller, alias: str, token: str, endpoint: str = "objects/", **extra: str) -> httpx.Response:
-    return world.client(caller).get(world.base(alias) + endpoint, {**PARAMS, **extra, "next": token})
+def follow(
+    world: World, caller: Caller, alias: str, token: str, endpoint: str = "objects/", **extra: str
+) -> httpx.Response:
+    return world.client(caller).get(
+        world.base(alias) + endpoint, {**PARAMS, **extra, "next": token}
+    )
 
 
 def refused(r: httpx.Response) -> dict[str, Any]:
@@ -153,13 +159,17 @@ def test_a_token_used_with_another_query_is_refused(
     assert refused(r) == bad_body
 
 
-def test_a_manifest_token_is_refused_on_objects(amber_world: World, bad_body: dict[str, Any]) -> None:
+def test_a_manifest_token_is_refused_on_objects(
+    amber_world: World, bad_body: dict[str, Any]
+) -> None:
     token = first_page(amber_world, BETA, "priv", "manifest/")["next"]
     assert refused(follow(amber_world, BETA, "priv", token, "objects/")) == bad_body
     assert follow(amber_world, BETA, "priv", token, "manifest/").status_code == 200
 
 
-def test_an_object_versions_token_is_bound_to_its_object(amber_world: World, bad_body: dict[str, Any]) -> None:
+def test_an_object_versions_token_is_bound_to_its_object(
+    amber_world: World, bad_body: dict[str, Any]
+) -> None:
     oid = amber_world.ids["chain-four"]
     other = amber_world.ids["chain-unmarked"]
     admin = Caller("alpha-admin", "alpha", "admin")
@@ -172,4 +182,7 @@ def test_an_object_versions_token_is_bound_to_its_object(amber_world: World, bad
     assert refused(refused_other) == bad_body
     refused_object = client.get(base + f"objects/{oid}/", {"limit": "1", "next": token})
     assert refused(refused_object) == bad_body
-    assert client.get(base + f"objects/{oid}/versions/", {"limit": "1", "next": token}).status_code == 200
+    assert (
+        client.get(base + f"objects/{oid}/versions/", {"limit": "1", "next": token}).status_code
+        == 200
+    )

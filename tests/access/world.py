@@ -91,7 +91,14 @@ class Spec:
     versions: tuple[V, ...]
 
 
-NAMED = ("alpha-reader", "beta-analyst", "gamma-reader", "beta-admin", "beta-sync", "gamma-org-admin")
+NAMED = (
+    "alpha-reader",
+    "beta-analyst",
+    "gamma-reader",
+    "beta-admin",
+    "beta-sync",
+    "gamma-org-admin",
+)
 
 SPECS: tuple[Spec, ...] = (
     Spec("clear", "sdo", (V(CLEAR, (TLP_CLEAR,)),)),
@@ -116,7 +123,11 @@ SPECS: tuple[Spec, ...] = (
     Spec("granular-tlp1-amber", "sdo", (V(AMBER, granular=(TLP1_AMBER,)),)),
     Spec("outside-amber", "sdo", (V(AMBER, (TLP_AMBER,), creator="outside"),)),
     Spec("own-amber-strict", "sdo", (V(AMBER_STRICT, (TLP_AMBER_STRICT,), creator="alpha"),)),
-    Spec("chain-green-red", "sdo", (V(GREEN, (TLP_GREEN,)), V(RED, (TLP_RED,), recipients=("alpha-reader",)))),
+    Spec(
+        "chain-green-red",
+        "sdo",
+        (V(GREEN, (TLP_GREEN,)), V(RED, (TLP_RED,), recipients=("alpha-reader",))),
+    ),
     Spec("chain-red-green", "sdo", (V(RED, (TLP_RED,)), V(GREEN, (TLP_GREEN,)))),
     Spec(
         "chain-four",
@@ -132,13 +143,21 @@ SPECS: tuple[Spec, ...] = (
     Spec("sco-green", "sco", (V(GREEN, (TLP_GREEN,)),)),
     Spec("sco-amber", "sco", (V(AMBER, (TLP_AMBER,)),)),
     Spec("sco-unmarked", "sco", (V(None),)),
-    Spec("sco-chain", "sco", (V(CLEAR, (TLP_CLEAR,)), V(RED, (TLP_RED,), recipients=("gamma-reader",)))),
+    Spec(
+        "sco-chain",
+        "sco",
+        (V(CLEAR, (TLP_CLEAR,)), V(RED, (TLP_RED,), recipients=("gamma-reader",))),
+    ),
     Spec("peer-clear", "sdo", (V(CLEAR, (TLP_CLEAR,), creator="outside", via="peer"),)),
     Spec("peer-green", "sdo", (V(GREEN, (TLP_GREEN,), via="peer"),)),
     Spec("peer-amber", "sdo", (V(AMBER, (TLP_AMBER,), creator="outside", via="peer"),)),
     Spec("peer-amber-strict", "sdo", (V(AMBER_STRICT, (TLP_AMBER_STRICT,), via="peer"),)),
     Spec("peer-unmarked", "sdo", (V(None, via="peer"),)),
-    Spec("peer-red", "sdo", (V(RED, (TLP_RED,), recipients=("beta-reader", "alpha-admin"), via="peer"),)),
+    Spec(
+        "peer-red",
+        "sdo",
+        (V(RED, (TLP_RED,), recipients=("beta-reader", "alpha-admin"), via="peer"),),
+    ),
     Spec("peer-gamma-amber", "sdo", (V(AMBER, (TLP_AMBER,), creator="gamma", via="peer"),)),
     Spec("sync-gamma-amber", "sdo", (V(AMBER, (TLP_AMBER,), creator="gamma", via="sync"),)),
     Spec("sync-local-amber-strict", "sdo", (V(AMBER_STRICT, (TLP_AMBER_STRICT,), via="sync"),)),
@@ -168,6 +187,9 @@ class World:
     def __repr__(self) -> str:  # short: hypothesis prints the arguments of failing examples
         return f"World({self.path}, default={self.default})"
 
+    def _repr_pretty_(self, printer: Any, cycle: bool) -> None:
+        printer.text(repr(self))
+
     @property
     def url(self) -> str:
         return self.server.url
@@ -187,7 +209,11 @@ class World:
     def visible(self, caller: Caller, alias: str) -> list[StoredVersion]:
         """Every version ``caller`` may see in ``alias``, in date_added order."""
         grants = GRANTS[alias]
-        return [r for r in self.rows[alias] if sees(caller, grants, self.meta[self.key_of(r)], self.default)]
+        return [
+            r
+            for r in self.rows[alias]
+            if sees(caller, grants, self.meta[self.key_of(r)], self.default)
+        ]
 
     def versions_of(self, caller: Caller, alias: str, object_id: str) -> list[StoredVersion]:
         return [r for r in self.visible(caller, alias) if r.id == object_id]
@@ -200,7 +226,9 @@ class World:
         chosen: dict[str, StoredVersion] = {}
         for r in rows:
             best = chosen.get(r.id)
-            if best is None or (r.version > best.version if mode == "last" else r.version < best.version):
+            if best is None or (
+                r.version > best.version if mode == "last" else r.version < best.version
+            ):
                 chosen[r.id] = r
         keep = {r.seq for r in chosen.values()}
         return [r for r in rows if r.seq in keep]
@@ -212,14 +240,14 @@ class World:
         self.store.close()
 
 
-def _version_object(
-    spec: Spec, index: int, v: V, oid: str, w: World, value: str
-) -> dict[str, Any]:
+def _version_object(spec: Spec, index: int, v: V, oid: str, w: World, value: str) -> dict[str, Any]:
     markings = list(v.markings) or None
     extra: dict[str, Any] = {"x_key": f"{spec.key}@{index}"}
     if v.granular:
         selector = "name" if spec.kind == "sdo" else "value"
-        extra["granular_markings"] = [{"marking_ref": m, "selectors": [selector]} for m in v.granular]
+        extra["granular_markings"] = [
+            {"marking_ref": m, "selectors": [selector]} for m in v.granular
+        ]
     if v.recipients is not None:
         extra["x_tansiq_recipients"] = list(v.recipients)
     if spec.kind == "sco":
@@ -256,7 +284,9 @@ def build_world(path: Path, default: str | None = None) -> World:
     for caller in CALLERS:
         if caller.name is not None:
             assert caller.org is not None and caller.role is not None
-            tokens[caller.name] = admin.add_user(store, caller.name, ORGS[caller.org], caller.role).token
+            tokens[caller.name] = admin.add_user(
+                store, caller.name, ORGS[caller.org], caller.role
+            ).token
     colls = {
         alias: admin.add_collection(
             store,
@@ -287,7 +317,9 @@ def build_world(path: Path, default: str | None = None) -> World:
         r = writer.post(w.base(alias) + "objects/", per_via["taxii"])
         assert r.status_code == 202, r.text
         status = r.json()
-        assert status["failure_count"] == 0 and status["success_count"] == status["total_count"], status
+        assert status["failure_count"] == 0 and status["success_count"] == status["total_count"], (
+            status
+        )
         for via, peer in (("peer", PEER), ("sync", None)):
             results = write_objects(
                 store,
@@ -307,5 +339,7 @@ def build_world(path: Path, default: str | None = None) -> World:
         done = run_cli(path, "settings", "default-marking", default, "--json")
         assert done.code == 0, done.err
         assert done.json() == {"default_marking": default}
-        w.default = ("TLP:CLEAR", "TLP:GREEN", "TLP:AMBER", "TLP:AMBER+STRICT", "TLP:RED").index(default)
+        w.default = ("TLP:CLEAR", "TLP:GREEN", "TLP:AMBER", "TLP:AMBER+STRICT", "TLP:RED").index(
+            default
+        )
     return w
