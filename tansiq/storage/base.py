@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Literal, Protocol
+from typing import Any, Literal, NamedTuple, Protocol
 
 Role = Literal["reader", "analyst", "org-admin", "admin", "sync"]
 ROLES: tuple[Role, ...] = ("reader", "analyst", "org-admin", "admin", "sync")
@@ -171,9 +171,11 @@ class Query:
         return "|".join(parts)
 
 
-@dataclass(frozen=True)
-class StoredVersion:
-    """One stored row, with the raw JSON text as stored (never re-serialised)."""
+class StoredVersion(NamedTuple):
+    """One stored row, with the raw JSON text as stored (never re-serialised).
+
+    A NamedTuple rather than a dataclass: pages build hundreds of them per request.
+    """
 
     seq: int
     collection_id: str

@@ -73,21 +73,21 @@ _OBJ_COLUMNS = (
 _MAX_VARS = 500
 
 
-def _row_to_version(r: sqlite3.Row | tuple[Any, ...]) -> StoredVersion:
+def _row_to_version(r: tuple[Any, ...]) -> StoredVersion:
     return StoredVersion(
-        seq=r[0],
-        collection_id=r[1],
-        id=r[2],
-        type=r[3],
-        version=r[4],
-        spec_version=r[5],
-        date_added=r[6],
-        created_by=r[7],
-        markings=tuple(r[8].split()) if r[8] else (),
-        json=bytes(r[9]),
-        writer_user_id=r[10],
-        writer_org_id=r[11],
-        peer=r[12],
+        r[0],
+        r[1],
+        r[2],
+        r[3],
+        r[4],
+        r[5],
+        r[6],
+        r[7],
+        tuple(r[8].split()) if r[8] else (),
+        r[9] if isinstance(r[9], bytes) else bytes(r[9]),
+        r[10],
+        r[11],
+        r[12],
     )
 
 
