@@ -21,7 +21,7 @@ from tansiq.errors import InvalidInput, StixError
 from tansiq.stix.validate import check_object
 from tansiq.stix.versioning import version_of
 from tansiq.storage.base import Access, AuditEvent, NewVersion, Principal, Store, WriteResult
-from tansiq.storage.identity import body_hash
+from tansiq.storage.identity import sorted_json_hash
 
 BATCH = 2000
 STREAM_ABOVE = 16 * 1024 * 1024  # bytes: files larger than this are parsed as a stream
@@ -78,7 +78,7 @@ def prepare(
             )
             continue
         try:
-            body = dumps(obj)
+            body = dumps(obj, option=orjson.OPT_SORT_KEYS)
         except (orjson.JSONEncodeError, TypeError) as exc:
             bad.append(
                 WriteResult(
@@ -102,7 +102,7 @@ def prepare(
                 created_by=obj.get("created_by_ref"),
                 markings=tuple(markings),
                 index=index,
-                hash=body_hash(obj),
+                hash=sorted_json_hash(body),
                 tlp=tlp_level(obj),
                 recipients=recipients,
             )

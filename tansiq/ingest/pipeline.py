@@ -11,7 +11,6 @@ from __future__ import annotations
 import multiprocessing as mp
 import queue as queue_mod
 from collections.abc import Callable
-from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -37,12 +36,12 @@ def _produce(path: str, out: Any, batch_size: int, writer: WriterContext | None)
             batch.append(obj)
             if len(batch) >= batch_size:
                 ok, bad = prepare(batch, index, writer)
-                out.put(("batch", ([replace(v, obj=None) for v in ok], bad, len(batch))))
+                out.put(("batch", ([v._replace(obj=None) for v in ok], bad, len(batch))))
                 index += len(batch)
                 batch = []
         if batch:
             ok, bad = prepare(batch, index, writer)
-            out.put(("batch", ([replace(v, obj=None) for v in ok], bad, len(batch))))
+            out.put(("batch", ([v._replace(obj=None) for v in ok], bad, len(batch))))
         out.put(("done", None))
     except InvalidInput as exc:
         out.put(("error", str(exc)))

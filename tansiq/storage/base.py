@@ -260,12 +260,11 @@ class WriteResult:
         return self.outcome in ("added", "unchanged")
 
 
-@dataclass(frozen=True)
-class NewVersion:
+class NewVersion(NamedTuple):
     """One validated object ready to be written (produced by the ingest layer).
 
     ``obj`` may be dropped (None) once ``hash`` is computed, e.g. when versions cross a
-    process boundary during a parallel import.
+    process boundary during a parallel import (a NamedTuple pickles cheaply).
     """
 
     obj: dict[str, Any] | None

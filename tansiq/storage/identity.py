@@ -19,5 +19,9 @@ def _normal_ts(m: re.Match[bytes]) -> bytes:
 def body_hash(obj: dict[str, Any]) -> bytes:
     """Hash of an object's content, independent of key order and of how precisely its
     timestamps are printed (``...00Z`` and ``...00.000Z`` are the same instant)."""
-    canonical = _TS_BYTES.sub(_normal_ts, orjson.dumps(obj, option=orjson.OPT_SORT_KEYS))
-    return hashlib.sha256(canonical).digest()[:16]
+    return sorted_json_hash(orjson.dumps(obj, option=orjson.OPT_SORT_KEYS))
+
+
+def sorted_json_hash(sorted_json: bytes) -> bytes:
+    """:func:`body_hash` of an object already serialised with sorted keys."""
+    return hashlib.sha256(_TS_BYTES.sub(_normal_ts, sorted_json)).digest()[:16]

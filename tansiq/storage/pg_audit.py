@@ -24,8 +24,18 @@ class PgAudit(PgBase):
         if not events:
             return
         conn.execute(lock_sql(AUDIT_LOCK))
-        head = conn.execute("SELECT id, hash FROM audit ORDER BY id DESC LIMIT 1").fetchone()
-        last_id, prev = (int(head[0]), str(head[1])) if head else (0, GENESIS)
+        # chain onto the *recorded* head, not onto whatever the table ends with: rows
+        # removed or appended behind Tansiq's back then stay visible to `audit verify`
+        head, top = conn.execute(
+            "SELECT (SELECT value FROM settings WHERE key = 'audit_head'), "
+            "(SELECT MAX(id) FROM audit)"
+        ).fetchone()  # type: ignore[misc]
+        if head is None:
+            last_id, prev = 0, GENESIS
+        else:
+            text, _, prev = str(head).partition(":")
+            last_id = int(text)
+        last_id = max(last_id, int(top or 0))
         rows = []
         now = now_text()
         for ev in events:

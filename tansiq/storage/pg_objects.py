@@ -63,19 +63,19 @@ _MICRO = timedelta(microseconds=1)
 
 def _row_to_version(r: Sequence[Any]) -> StoredVersion:
     return StoredVersion(
-        seq=r[0],
-        collection_id=r[1],
-        id=r[2],
-        type=r[3],
-        version=r[4],
-        spec_version=r[5],
-        date_added=r[6],
-        created_by=r[7],
-        markings=tuple(r[8].split()) if r[8] else (),
-        json=bytes(r[9]),
-        writer_user_id=r[10],
-        writer_org_id=r[11],
-        peer=r[12],
+        r[0],
+        r[1],
+        r[2],
+        r[3],
+        r[4],
+        r[5],
+        r[6],
+        r[7],
+        tuple(r[8].split()) if r[8] else (),
+        r[9] if isinstance(r[9], bytes) else bytes(r[9]),
+        r[10],
+        r[11],
+        r[12],
     )
 
 

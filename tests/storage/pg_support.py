@@ -9,9 +9,11 @@ with a private socket directory, trust authentication and no fsync. It is stoppe
 removed when the process exits; a small watchdog process also removes it if the test
 process dies without cleaning up (killed, crashed).
 
-Each test gets a fresh database (CREATE DATABASE is ~20 ms) holding a migrated store.
-Without the server binaries on the PATH and without TANSIQ_TEST_PG_URL, the postgres
-params are skipped with the reason.
+Each test gets a database of its own holding a migrated, empty store: created from a
+migrated template, then emptied and reused by the next test (cheaper than CREATE
+DATABASE under load). Databases made on a TANSIQ_TEST_PG_URL server are dropped at
+exit. Without the server binaries on the PATH and without TANSIQ_TEST_PG_URL, the
+postgres params are skipped with the reason.
 """
 
 from __future__ import annotations

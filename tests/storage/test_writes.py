@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import orjson
@@ -499,7 +498,7 @@ def test_nv_json_is_stored_verbatim(world: World) -> None:
     """The stored bytes are the bytes handed in, never re-serialised."""
     obj = sdo(name="ünïcode ✓")
     nv = new_version(obj)
-    spaced = NewVersion(**{**nv.__dict__, "json": orjson.dumps(obj, option=orjson.OPT_INDENT_2)})
+    spaced = nv._replace(json=orjson.dumps(obj, option=orjson.OPT_INDENT_2))
     world.write([spaced])
     (row,) = world.rows()
     assert row.json == spaced.json
@@ -529,7 +528,7 @@ def test_versions_handed_over_with_a_hash_and_no_obj(world: World) -> None:
     obj = sdo(name="original")
     changed = dict(obj, name="changed")
     stripped = [
-        replace(new_version(o, i), obj=None, hash=body_hash(o))
+        new_version(o, i)._replace(obj=None, hash=body_hash(o))
         for i, o in enumerate([obj, obj, changed, reorder(obj)])
     ]
     results = world.store.write_versions(world.collection_id, stripped, writer=world.writer)
@@ -547,7 +546,7 @@ def test_versions_without_obj_or_hash_are_refused_or_compared_by_their_bytes(
     changed = dict(obj, name="changed")
     a = sco(value="192.0.2.1")
     b = sco(a["id"], value="192.0.2.2")
-    bare = [replace(new_version(o, i), obj=None) for i, o in enumerate([obj, changed, a, b])]
+    bare = [new_version(o, i)._replace(obj=None) for i, o in enumerate([obj, changed, a, b])]
     try:
         results = world.store.write_versions(world.collection_id, bare, writer=world.writer)
     except (ValueError, TypeError, TansiqError):
