@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 import orjson
 
 from tansiq.errors import TansiqError
-from tansiq.storage.base import NewVersion, Query, WriteResult
+from tansiq.storage.base import Query, WriteResult
 from tansiq.storage.identity import body_hash
 
 from .conftest import ALL, FIRST, TLP_AMBER, TLP_GREEN, World, exact, new_version, sco, sdo, sid
