@@ -17,7 +17,7 @@ from tansiq.cli.common import Context
     "--database",
     envvar="TANSIQ_DATABASE",
     default=None,
-    help="SQLite file path (default ./tansiq.db; env TANSIQ_DATABASE).",
+    help="SQLite file path or postgresql:// URL (default ./tansiq.db; env TANSIQ_DATABASE).",
 )
 @click.version_option(__version__, prog_name="tansiq")
 @click.pass_context
@@ -39,6 +39,13 @@ def main() -> None:
         cli(standalone_mode=True)
     except sqlite3.DatabaseError as exc:  # a file that is not a database, a locked disk...
         click.echo(f"error: database error: {exc}", err=True)
+        sys.exit(1)
+    except Exception as exc:  # noqa: BLE001 - PostgreSQL errors, without a traceback
+        import psycopg
+
+        if not isinstance(exc, psycopg.Error):
+            raise
+        click.echo(f"error: database error: {' '.join(str(exc).split())}", err=True)
         sys.exit(1)
     except KeyboardInterrupt:
         click.echo("interrupted", err=True)

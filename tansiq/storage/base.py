@@ -275,7 +275,7 @@ class NewVersion(NamedTuple):
     spec_version: str
     created_by: str | None
     markings: tuple[str, ...]
-    index: int = 0
+    index: int = 0  # type: ignore[assignment]  # position in the request (shadows tuple.index)
     hash: bytes = b""  # storage.identity.body_hash(obj); computed by the store when empty
     tlp: int | None = None  # most restrictive TLP level of its markings; None: unmarked
     recipients: tuple[int, ...] = ()  # user ids that may read a TLP:RED version
