@@ -24,7 +24,7 @@ from tansiq.storage.base import Access, AuditEvent, NewVersion, Principal, Store
 from tansiq.storage.identity import sorted_json_hash
 
 BATCH = 2000
-STREAM_ABOVE = 16 * 1024 * 1024  # bytes: files larger than this are parsed as a stream
+STREAM_ABOVE = 4 * 1024 * 1024  # bytes: files larger than this are parsed as a stream
 
 
 def top_level_objects(data: Any) -> list[Any]:
