@@ -1,9 +1,10 @@
 """Tansiq benchmark runner: Tansiq and its baselines, measured in the same run.
 
-    python -m bench                      # full run (~20-30 min once the stores are cached)
+    python -m bench                      # full run (~30-40 min once the stores are cached)
     python -m bench --quick              # smoke run, small sizes, ~2 min
-    python -m bench --only import        # or: --only taxii
+    python -m bench --only import        # or: --only taxii, --only access
     python -m bench --sizes import:25000,250000 taxii:10000,1000000
+    python -m bench --only access --sizes access:1m audit:25000,250000
     python -m bench --only taxii --sizes 10000          # bare list: for the selected part(s)
     python -m bench --build-only         # generate bundles and build the cached stores, then exit
 
@@ -11,7 +12,8 @@ Prints a table (one row per measurement: value, baseline, ratio, target, met/mis
 writes it, with the machine description and this command, to docs/performance.md (a
 --quick run writes bench/.cache/performance-quick.md unless --out is given). Raw results go
 to bench/.cache/results-latest.json. Generated bundles and the Tansiq stores for the TAXII
-collections are cached in bench/.cache/, keyed by size, seed, generator version and schema.
+collections are cached in bench/.cache/, keyed by size, seed, generator version, build recipe
+and schema. Parts: import, taxii, access (need-to-know: access filter and audit log costs).
 """
 
 from __future__ import annotations
@@ -27,12 +29,17 @@ from typing import Any
 
 import orjson
 
-from bench import generate, import_bench, procs, report, tansiq_store, taxii_bench
+from bench import access_bench, generate, import_bench, procs, report, tansiq_store, taxii_bench
 
 DEFAULT_IMPORT = [25_000, 250_000]
 DEFAULT_TAXII = [10_000, 1_000_000]
 QUICK_IMPORT = [2_000, 10_000]
 QUICK_TAXII = [2_000, 10_000]
+DEFAULT_ACCESS = [1_000_000]  # access filter and audit on reads (issue 3)
+QUICK_ACCESS = [10_000]
+DEFAULT_AUDIT = [25_000, 250_000]  # audit on imports
+QUICK_AUDIT = [25_000]
+PARTS = ["import", "taxii", "access"]
 
 
 def log(msg: str) -> None:
@@ -81,15 +88,22 @@ def _ints(text: str) -> list[int]:
 
 
 def parse_sizes(tokens: list[str] | None, only: str | None) -> dict[str, list[int] | None]:
-    sizes: dict[str, list[int] | None] = {"import": None, "taxii": None}
+    sizes: dict[str, list[int] | None] = {
+        "import": None,
+        "taxii": None,
+        "access": None,
+        "audit": None,
+    }
     for tok in tokens or []:
         if ":" in tok:
             kind, _, rest = tok.partition(":")
             if kind not in sizes:
-                raise SystemExit(f"--sizes: unknown part {kind!r} (use import: or taxii:)")
+                raise SystemExit(
+                    f"--sizes: unknown part {kind!r} (use import:, taxii:, access: or audit:)"
+                )
             sizes[kind] = _ints(rest)
         else:
-            for kind in [only] if only else ["import", "taxii"]:
+            for kind in [only] if only else PARTS:
                 sizes[kind] = _ints(tok)
     for kind, values in sizes.items():
         if values and min(values) < generate.MIN_SIZE:
@@ -106,12 +120,12 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument(
         "--quick", action="store_true", help="small sizes and short phases (smoke run, ~2 min)"
     )
-    ap.add_argument("--only", choices=["import", "taxii"], help="run one part only")
+    ap.add_argument("--only", choices=PARTS, help="run one part only")
     ap.add_argument(
         "--sizes",
         nargs="+",
         metavar="[PART:]N,N",
-        help="sizes, e.g. import:25000,250000 taxii:10k,1m",
+        help="sizes, e.g. import:25000,250000 taxii:10k,1m access:1m audit:25k,250k",
     )
     ap.add_argument(
         "--seed", type=int, default=generate.DEFAULT_SEED, help="corpus seed (default %(default)s)"
@@ -141,7 +155,9 @@ def main(argv: list[str] | None = None) -> int:
     sizes = parse_sizes(args.sizes, args.only)
     import_sizes = sizes["import"] or (QUICK_IMPORT if args.quick else DEFAULT_IMPORT)
     taxii_sizes = sizes["taxii"] or (QUICK_TAXII if args.quick else DEFAULT_TAXII)
-    parts = [args.only] if args.only else ["import", "taxii"]
+    access_sizes = sizes["access"] or (QUICK_ACCESS if args.quick else DEFAULT_ACCESS)
+    audit_sizes = sizes["audit"] or (QUICK_AUDIT if args.quick else DEFAULT_AUDIT)
+    parts = [args.only] if args.only else PARTS
     command = shlex.join(["python", "-m", "bench", *(sys.argv[1:] if argv is None else argv)])
     out_path = args.out or (
         generate.CACHE_DIR / "performance-quick.md"
@@ -153,8 +169,10 @@ def main(argv: list[str] | None = None) -> int:
 
     ib = import_bench.Budget.quick() if args.quick else import_bench.Budget.full()
     tb = taxii_bench.Budget.quick() if args.quick else taxii_bench.Budget.full()
+    ab = access_bench.Budget.quick() if args.quick else access_bench.Budget.full()
     if args.connections:
         tb.connections = args.connections
+        ab.connections = args.connections
     if args.no_medallion_probe:
         tb.medallion_probe = 0
     if tb.medallion_probe:
@@ -169,6 +187,12 @@ def main(argv: list[str] | None = None) -> int:
     if "taxii" in parts:
         for s in taxii_sizes:
             tansiq_store.cached_store(s, args.seed, rebuild=args.rebuild_stores, log=log)
+    if "access" in parts:
+        for s in audit_sizes:
+            generate.ensure_bundle(s, args.seed, log=log)
+        for s in access_sizes:
+            rebuild = args.rebuild_stores and not ("taxii" in parts and s in taxii_sizes)
+            tansiq_store.cached_store(s, args.seed, rebuild=rebuild, log=log)
     prep_seconds = time.perf_counter() - t_prep
     if args.build_only:
         log(f"prepared in {prep_seconds:.0f}s")
@@ -190,13 +214,17 @@ def main(argv: list[str] | None = None) -> int:
         results["taxii"] = taxii_bench.run(
             taxii_sizes, args.seed, tb, work, log, medallion_enabled=not args.no_medallion
         )
+    if "access" in parts:
+        results["access"] = access_bench.run(access_sizes, audit_sizes, args.seed, ab, work, log)
     results["load"] = load.stop()
     results["finished"] = report.now()
     results["elapsed_minutes"] = (time.perf_counter() - t0) / 60
     results["store_build_note"] = prep_seconds > 60
 
-    rows = report.import_rows(results.get("import", {})) + report.taxii_rows(
-        results.get("taxii", {})
+    rows = (
+        report.import_rows(results.get("import", {}))
+        + report.taxii_rows(results.get("taxii", {}))
+        + report.access_rows(results.get("access", {}))
     )
     print()
     print(report.console_table(rows))

@@ -28,6 +28,10 @@ TAXII_BIG = 1_000_000
 TAXII_SCALING = 1.5  # p50 at 1,000,000 within 1.5x of 10,000
 FLOOR_SHARE = 0.5  # throughput >= 50% of the floor
 SERVE_RSS_MB = 300  # serving process at 1,000,000
+# Need-to-know (issue 3), stated at 1,000,000 objects.
+ACCESS_FILTER_RATIO = 1.20  # caller's page latency <= 1.2x an admin's for the same request
+AUDIT_COST = 0.10  # the audit log costs <= 10% of import and of read throughput
+ACCESS_BIG = 1_000_000
 
 SCENARIO_LABEL = {
     "first": "first page",
@@ -266,6 +270,90 @@ def taxii_rows(res: dict[str, Any]) -> list[Row]:
     return rows
 
 
+def _cost(on: float, off: float) -> tuple[str, bool, str]:
+    """Audit cost as the share of throughput lost with it on; (ratio text, ok, missed by)."""
+    cost = 1 - on / off if off > 0 else float("nan")
+    ok = cost <= AUDIT_COST
+    by = "" if ok else f"{(cost - AUDIT_COST) * 100:.1f} pts"
+    return f"on/off {on / off:.2f} (cost {cost:.1%})", ok, by
+
+
+ACCESS_CALLER_LABEL = {
+    "analyst": "granted analyst",
+    "outsider": "non-granted org, public collection (CLEAR+GREEN only)",
+}
+
+
+def access_rows(res: dict[str, Any]) -> list[Row]:
+    rows: list[Row] = []
+    for size in sorted(int(s) for s in res.get("filter", {})):
+        r = res["filter"][str(size)]
+        sec = f"Access filter {n(size)}"
+        stated = "" if size >= ACCESS_BIG else f" (stated at {n(ACCESS_BIG)})"
+        for sc in ("first", "type", "deep"):
+            tx = r.get("taxii", {}).get(sc)
+            if not tx:
+                continue
+            adm = tx["callers"]["admin"]
+            for who, label in ACCESS_CALLER_LABEL.items():
+                c = tx["callers"][who]
+                ratio = c["p50_ms"] / adm["p50_ms"]
+                ok, by = _at_most(ratio, ACCESS_FILTER_RATIO)
+                chk = r.get("checks", {}).get(who, {}).get(sc, {})
+                if sc == "deep":
+                    note = f"{chk.get('pages')} `next` pages at the same depths for every caller"
+                else:
+                    same = (
+                        "same objects as the admin's"
+                        if chk.get("same_as_admin")
+                        else "other objects than the admin's"
+                    )
+                    note = f"{chk.get('objects')} objects, {same}; markings: {', '.join(chk.get('markings', []))}"
+                rows.append(
+                    Row(sec, f"TAXII {SCENARIO_LABEL[sc]}: {label} vs admin, latency", f"p50 {ms(c['p50_ms'])} · p99 {ms(c['p99_ms'])}",
+                        f"admin p50 {ms(adm['p50_ms'])}", f"{ratio:.2f}x", f"≤ {ACCESS_FILTER_RATIO:.2f}x{stated}", ok, by,
+                        note + f"; {c['requests']} requests each, interleaved")
+                )  # fmt: skip
+            lib = r.get("library", {}).get("scenarios", {}).get(sc)
+            if lib:
+                a, u = lib["analyst"], lib["unfiltered"]
+                rows.append(
+                    Row(sec, f"store.query {SCENARIO_LABEL[sc]}: analyst's Access vs access=None", f"p50 {a['p50_ms'] * 1000:,.0f} µs",
+                        f"unfiltered p50 {u['p50_ms'] * 1000:,.0f} µs", f"{a['p50_ms'] / u['p50_ms']:.2f}x", "— (pure SQL cost; no stated target)",
+                        note=f"admin's Access {lib['admin']['p50_ms'] * 1000:,.0f} µs, non-granted reader's {lib['outsider']['p50_ms'] * 1000:,.0f} µs")
+                )  # fmt: skip
+    rd = res.get("read")
+    if rd:
+        size = rd["size"]
+        sec = f"Audit log, reads {n(size)}"
+        stated = "" if size >= ACCESS_BIG else f" (stated at {n(ACCESS_BIG)})"
+        for sc in ("first", "deep"):
+            x = rd["scenarios"].get(sc)
+            if not x:
+                continue
+            for mode, how in (
+                ("seq", "1 connection"),
+                ("conc", f"{rd['connections']} connections"),
+            ):
+                on, off = x["on"][mode], x["off"][mode]
+                ratio, ok, by = _cost(on["rps"], off["rps"])
+                rows.append(
+                    Row(sec, f"TAXII {SCENARIO_LABEL[sc]}: throughput, {how}, audit on vs off", f"{n(on['rps'])} req/s (p50 {ms(on['p50_ms'])})",
+                        f"off {n(off['rps'])} req/s (p50 {ms(off['p50_ms'])})", ratio, f"cost ≤ {AUDIT_COST:.0%}{stated}", ok, by,
+                        f"rounds on {on['rounds_rps']}, off {off['rounds_rps']} req/s")
+                )  # fmt: skip
+    for size in sorted(int(s) for s in res.get("import", {})):
+        r = res["import"][str(size)]
+        on, off = r["on"], r["off"]
+        ratio, ok, by = _cost(on["rate"], off["rate"])
+        rows.append(
+            Row(f"Audit log, import {n(size)}", "import_file throughput, audit on vs off", f"{n(on['rate'])} obj/s",
+                f"off {n(off['rate'])} obj/s", ratio, f"cost ≤ {AUDIT_COST:.0%}", ok, by,
+                f"median of {r['repeats']} each: on {on['rates']}, off {off['rates']}; {on['audit_entries']} audit entries, {on['audit_detail_bytes'] / 1024:,.0f} KiB of detail")
+        )  # fmt: skip
+    return rows
+
+
 # --------------------------------------------------------------------------- rendering
 
 
@@ -462,6 +550,109 @@ def methodology(results: dict[str, Any]) -> list[str]:
                     f"own walk ({m.get('walk', {}).get('pages')} pages) and it has no deep-page throughput row."
                 )
         lines.append("")
+    lines += access_methodology(results)
+    return lines
+
+
+def access_methodology(results: dict[str, Any]) -> list[str]:
+    ac = results.get("access")
+    if not ac:
+        return []
+    b = ac["budget"]
+    lines = [
+        "### Access (need-to-know, issue 3)",
+        "",
+        "- Callers, made with the CLI when the cached store is built (`org add`, `user add --json`, `grant COLL ORG "
+        "--read`; the collection is created `--public`): an **admin** (the baseline), an analyst of an organisation "
+        "**granted read** (sees what the admin sees: neither wrote nor is named on the TLP:RED objects, so the same page "
+        "has the same objects), and an analyst of a **non-granted** organisation reading the public collection (TLP:CLEAR "
+        "and TLP:GREEN only; unmarked objects take the default TLP:AMBER). The corpus was imported by a third user.",
+        f"- TAXII filter cost: `tansiq serve`, the same GET objects request (limit=100) by the three callers, interleaved on "
+        f"three keep-alive connections (one request at a time, order rotating), up to {n(b['rounds'])} rounds or "
+        f"{b['seconds']:.0f} s per scenario after 20 warm-up rounds; ratio = caller's p50 ÷ admin's p50. Deep pages: "
+        f"{b['deep_starts']} keyset positions over the second half of the collection; for each, the page after "
+        "`?added_after=<position>` is requested through its `next` token, so every caller reads `next` pages at the same depth. "
+        "The admin's reads are filtered too (its Access hides TLP:RED it is not named on), as every TAXII read is.",
+        "- Library filter cost: `store.query` of the same pages (deep: `Query(after=position)`, what a `next` token "
+        "decodes to) with `Query(access=None)` and with each caller's Access from `access_for(principal, collection, "
+        f"default_tlp(store))`, interleaved in a fresh process, up to {n(b['lib_rounds'])} rounds or {b['lib_seconds']:.1f} s "
+        "per scenario: the SQL cost of the filter without HTTP, auth or serialisation.",
+        f"- Audit on reads: two servers (bench/access_server.py: `create_app(Settings(), store)` under uvicorn, one process) "
+        f"on the same store, one as shipped and one whose `app.state.services.audit.record` is a no-op (the event object is "
+        f"still built); the granted analyst's first page and deep `next` pages, sequential and over {b['connections']} "
+        f"connections, {b['read_seconds']:.0f} s per phase, {b['read_rounds']} alternating round(s); req/s pooled over the rounds. "
+        "Cost = 1 − on ÷ off.",
+        f"- Audit on imports: `import_file(store, collection, principal, path, options=WriteOptions(writer=..., access=..., "
+        f"audit=event(...)))` as `tansiq import` builds them vs the same with `audit=None`, each in a fresh process on a fresh "
+        f"database, alternating on/off; median of {b['import_repeats']} runs each up to 50,000 objects, "
+        f"{b['import_repeats_large']} above.",
+    ]
+    for size, r in sorted(ac.get("filter", {}).items(), key=lambda kv: int(kv[0])):
+        ck = r.get("checks", {})
+        parts = []
+        for who in ("admin", "analyst", "outsider"):
+            got = []
+            for sc in ("first", "type", "deep"):
+                c = ck.get(who, {}).get(sc, {})
+                what = (
+                    f"{c.get('pages')} pages of ≥ {c.get('objects')}"
+                    if sc == "deep"
+                    else f"{c.get('objects')}"
+                )
+                same = (
+                    ""
+                    if who == "admin"
+                    else ", same ids as the admin's"
+                    if c.get("same_as_admin")
+                    else ", other ids than the admin's"
+                )
+                got.append(
+                    f"{SCENARIO_LABEL[sc]} {what} objects{same} ({'/'.join(c.get('markings', []))})"
+                )
+            parts.append(f"{who}: " + ", ".join(got))
+        util = ", ".join(f"{sc} {t['server_cpu_util']:.2f}" for sc, t in r.get("taxii", {}).items())
+        lines.append(
+            f"- {int(size):,} objects, what each caller got: {'; '.join(parts)}. Server CPU utilisation "
+            f"during the interleaved phases (1.0 = one core): {util}."
+        )
+    lines += [
+        "",
+        "| Objects | Page | admin p50 / p99 | granted analyst p50 / p99 | non-granted reader p50 / p99 | "
+        "store.query p50: access=None / admin / analyst / non-granted |",
+        "|---|---|---|---|---|---|",
+    ]
+    for size, r in sorted(ac.get("filter", {}).items(), key=lambda kv: int(kv[0])):
+        for sc in ("first", "type", "deep"):
+            tx = r.get("taxii", {}).get(sc, {}).get("callers", {})
+            lib = r.get("library", {}).get("scenarios", {}).get(sc, {})
+            cells = [
+                f"{ms(tx[c]['p50_ms'])} / {ms(tx[c]['p99_ms'])}" if c in tx else "—"
+                for c in ("admin", "analyst", "outsider")
+            ]
+            libs = " / ".join(
+                f"{lib[v]['p50_ms'] * 1000:,.0f} µs" if v in lib else "—"
+                for v in ("unfiltered", "admin", "analyst", "outsider")
+            )
+            lines.append(f"| {int(size):,} | {SCENARIO_LABEL[sc]} | {' | '.join(cells)} | {libs} |")
+    lines.append("")
+    rd = ac.get("read")
+    if rd:
+        sent = rd.get("requests_sent", {})
+        cpu = []
+        for sc, x in rd.get("scenarios", {}).items():
+            for mode in ("seq", "conc"):
+                on, off = x["on"][mode], x["off"][mode]
+                cpu.append(
+                    f"{SCENARIO_LABEL[sc]} {'1' if mode == 'seq' else rd['connections']} conn. "
+                    f"{on['server_cpu_ms_per_req']} vs {off['server_cpu_ms_per_req']} ms"
+                )
+        lines.append(
+            f"- Audit on reads at {int(rd['size']):,} objects: {rd['audit_entries_added']:,} audit entries were added to "
+            f"the store; the audit-on server answered {sent.get('on', 0):,} requests (warm-ups included), the audit-off "
+            f"server {sent.get('off', 0):,}. Server CPU per request, on vs off (median of rounds; the audit thread's "
+            f"batched writes included): {'; '.join(cpu)}."
+        )
+    lines.append("")
     return lines
 
 
@@ -568,7 +759,9 @@ def markdown(results: dict[str, Any], rows: list[Row], command: str, analysis: s
         "## Results",
         "",
         "Ratios: vs stix2 and vs the validator are Tansiq ÷ baseline (higher is better); vs the import floor it is floor ÷ "
-        "Tansiq (lower is better); for TAXII latency it is Tansiq ÷ floor, for throughput Tansiq as a share of the floor.",
+        "Tansiq (lower is better); for TAXII latency it is Tansiq ÷ floor, for throughput Tansiq as a share of the floor. "
+        "Access filter: the caller's p50 ÷ the admin's for the same request (store.query: filtered ÷ unfiltered); audit log: "
+        "throughput with it on ÷ off, cost = 1 − that.",
         "",
         markdown_table(rows),
         "",

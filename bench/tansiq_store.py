@@ -4,8 +4,11 @@
   ``--json`` to read ids and the token back) on an empty database file.
 * ``cached_store(size, seed)``: a database holding the generated corpus of ``size`` objects,
   imported once with ``tansiq import`` and kept under bench/.cache/ for later runs. The cache
-  key has the corpus size, seed and generator version and a hash of Tansiq's schema
-  migrations, so a schema change rebuilds it.
+  key has the corpus size, seed and generator version, the build recipe version and a hash
+  of Tansiq's schema migrations, so a schema or recipe change rebuilds it. Its collection is
+  public and it also holds the need-to-know principals of the access part (``ACCESS_USERS``:
+  an admin, an analyst of an organisation granted read, an analyst of a non-granted one),
+  made with the CLI; they change nothing for the other parts' reads.
 """
 
 from __future__ import annotations
@@ -24,6 +27,13 @@ from bench import generate, procs
 ORG = "bench-org"
 USER = "bench-analyst"
 ALIAS = "bench"
+STORE_RECIPE = 2  # bump when what cached_store builds changes: it is part of the cache key
+#: The access part's callers: role name -> (user, organisation, role, org granted read).
+ACCESS_USERS: dict[str, tuple[str, str, str, bool]] = {
+    "admin": ("bench-admin", "bench-operators", "admin", False),
+    "analyst": ("bench-partner-analyst", "bench-partner", "analyst", True),
+    "outsider": ("bench-outsider", "bench-outside", "analyst", False),
+}
 
 
 @dataclass
@@ -59,7 +69,7 @@ def cli_json(database: Path | str, *args: str) -> dict[str, Any]:
     return orjson.loads(lines[-1])
 
 
-def fresh(database: Path) -> Setup:
+def fresh(database: Path, *, public: bool = False) -> Setup:
     """An empty Tansiq database with one organisation, one analyst and one collection."""
     for suffix in ("", "-wal", "-shm"):
         Path(str(database) + suffix).unlink(missing_ok=True)
@@ -78,6 +88,7 @@ def fresh(database: Path) -> Setup:
         ORG,
         "--write",
         ORG,
+        *(["--public"] if public else []),
     )
     token = user.get("token")
     if not token:
@@ -90,6 +101,20 @@ def fresh(database: Path) -> Setup:
         user=USER,
         token=token,
     )
+
+
+def add_access_users(setup: Setup) -> dict[str, dict[str, str]]:
+    """The access part's organisations, users and grants, made with the CLI."""
+    out: dict[str, dict[str, str]] = {}
+    for kind, (name, org, role, granted) in ACCESS_USERS.items():
+        cli_json(setup.database, "org", "add", org)
+        user = cli_json(setup.database, "user", "add", name, "--org", org, "--role", role)
+        if not user.get("token"):
+            raise RuntimeError(f"`tansiq user add --json` returned no token: {user}")
+        if granted:
+            cli_json(setup.database, "grant", setup.alias, org, "--read")
+        out[kind] = {"user": name, "org": org, "role": role, "token": user["token"]}
+    return out
 
 
 def schema_fingerprint() -> str:
@@ -122,7 +147,10 @@ def cached_store(
     size: int, seed: int, *, rebuild: bool = False, log: Any = print
 ) -> tuple[Setup, dict[str, Any]]:
     """A Tansiq database with the corpus of ``size`` objects; built once, then reused."""
-    key = f"store-{size}-s{seed}-g{generate.GENERATOR_VERSION}-m{schema_fingerprint()}"
+    key = (
+        f"store-{size}-s{seed}-g{generate.GENERATOR_VERSION}-r{STORE_RECIPE}"
+        f"-m{schema_fingerprint()}"
+    )
     folder = generate.CACHE_DIR / key
     meta_path = folder / "meta.json"
     if meta_path.exists() and not rebuild:
@@ -139,7 +167,8 @@ def cached_store(
     shutil.rmtree(tmp, ignore_errors=True)
     shutil.rmtree(folder, ignore_errors=True)
     tmp.mkdir(parents=True)
-    setup = fresh(tmp / "tansiq.db")
+    setup = fresh(tmp / "tansiq.db", public=True)
+    access_users = add_access_users(setup)
     log(f"building the {size:,}-object Tansiq store ({key}) with `tansiq import` ...")
     t0 = time.perf_counter()
     done = procs.run(import_command(setup, bundle), timeout=6 * 3600)
@@ -160,6 +189,7 @@ def cached_store(
     setup.database = str(folder / "tansiq.db")
     meta = {
         "setup": setup.to_json(),
+        "access": access_users,
         "size": size,
         "seed": seed,
         "import": report,
