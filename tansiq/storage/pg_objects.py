@@ -34,16 +34,13 @@ from tansiq.storage.identity import body_hash
 from tansiq.storage.pg_audit import PgAudit
 from tansiq.storage.pg_base import FEED_LOCK
 from tansiq.storage.visibility import known_to_writer_sql, visible_sql
+from tansiq.storage.write_plan import ROW_COLUMNS, plan_writes
 
 _OBJ_COLUMNS = (
     "seq, collection_id, id, type, version, spec_version, date_added, created_by, markings, "
     "json, writer_user_id, writer_org_id, peer"
 )
-_INSERT_COLUMNS = (
-    "seq, collection_id, id, type, version, vkey, spec_version, date_added, created_by, "
-    "markings, writer_user_id, writer_org_id, peer, tlp, creator_org_id, is_first, is_last, "
-    "body_hash, json"
-)
+_INSERT_COLUMNS = ROW_COLUMNS
 _INSERT_TYPES = [
     "int8",
     *["text"] * 9,
@@ -164,100 +161,29 @@ class PgObjects(PgAudit):
             ).fetchone()  # type: ignore[misc]
             next_seq = int(last_seq) - len(chunk) + 1
 
-            results: list[WriteResult] = []
-            rows: list[list[Any]] = []  # rows to insert; flags may still change in this chunk
-            row_of_entry: dict[int, list[Any]] = {}  # seq -> pending row
-            clear_last: list[int] = []
-            clear_first: list[int] = []
-            conflicts: list[tuple[Any, ...]] = []
-            recipients: list[tuple[int, int]] = []
             stamps = _stamps(db_now, last_added, len(chunk))
             now = stamps[0]
-            for nv, stamp, h in zip(chunk, stamps, hashes, strict=True):
-                entries = known.setdefault(nv.id, [])
-                if nv.version is None:
-                    same = next((e for e in entries if e[7] and e[1] == h), None)
-                    if same is not None:
-                        results.append(WriteResult(nv.index, nv.id, same[5], "unchanged"))
-                        continue
-                    version_text = stamp
-                    vkey = compare_key(stamp)
-                else:
-                    version_text = nv.version
-                    vkey = compare_key(nv.version)
-                    same_version = [e for e in entries if e[7] and e[0] == vkey]
-                    if same_version:
-                        if any(e[1] == h for e in same_version):
-                            results.append(WriteResult(nv.index, nv.id, nv.version, "unchanged"))
-                        else:
-                            conflicts.append(
-                                (now, collection_id, nv.id, nv.version, writer_user, peer, nv.json)
-                            )
-                            results.append(
-                                WriteResult(
-                                    nv.index,
-                                    nv.id,
-                                    nv.version,
-                                    "conflict",
-                                    f"{nv.id} version {nv.version} already exists with a different "
-                                    "body; a new version needs a new 'modified' timestamp",
-                                )
-                            )
-                        continue
-                    if not sync:
-                        other = next((e for e in entries if e[7] and e[6] != nv.created_by), None)
-                        if other is not None:
-                            results.append(
-                                WriteResult(
-                                    nv.index,
-                                    nv.id,
-                                    nv.version,
-                                    "denied",
-                                    f"{nv.id}: created_by_ref must stay {other[6] or '(absent)'} "
-                                    "in every version; only the creator publishes new versions "
-                                    "(STIX 2.1 section 3.6)",
-                                )
-                            )
-                            continue
-                # first/last over every stored version, hidden ones included
-                is_first = all(e[0] > vkey for e in entries)
-                is_last = all(e[0] <= vkey for e in entries)
-                for e in entries:
-                    if is_last and e[4]:
-                        e[4] = False
-                        self._clear_flag(row_of_entry, e[2], 16, clear_last)
-                    if is_first and e[3]:
-                        e[3] = False
-                        self._clear_flag(row_of_entry, e[2], 15, clear_first)
-                seq = next_seq
-                next_seq += 1
-                creator_org = local_orgs.get(nv.created_by or "", writer_org)
-                row = [
-                    seq,
-                    collection_id,
-                    nv.id,
-                    nv.type,
-                    version_text,
-                    vkey,
-                    nv.spec_version,
-                    stamp,
-                    nv.created_by,
-                    " ".join(nv.markings),
-                    writer_user,
-                    writer_org,
-                    peer,
-                    nv.tlp,
-                    creator_org,
-                    is_first,
-                    is_last,
-                    h,
-                    nv.json,
-                ]
-                entries.append([vkey, h, seq, is_first, is_last, version_text, nv.created_by, True])
-                rows.append(row)
-                row_of_entry[seq] = row
-                recipients.extend((seq, uid) for uid in nv.recipients)
-                results.append(WriteResult(nv.index, nv.id, version_text, "added"))
+            plan = plan_writes(
+                collection_id,
+                chunk,
+                hashes,
+                stamps,
+                known,
+                next_seq,
+                writer_user=writer_user,
+                writer_org=writer_org,
+                peer=peer,
+                sync=sync,
+                local_orgs=local_orgs,
+                now=now,
+            )
+            results, rows, recipients, conflicts = (
+                plan.results,
+                plan.rows,
+                plan.recipients,
+                plan.conflicts,
+            )
+            clear_last, clear_first = plan.clear_last, plan.clear_first
             if clear_last:
                 conn.execute(
                     "UPDATE objects SET is_last = FALSE WHERE seq = ANY(%s)", (clear_last,)
@@ -304,16 +230,6 @@ class PgObjects(PgAudit):
             if audit is not None:
                 self._append_audit(conn, [write_audit_event(audit, collection_id, results, now)])
         return results
-
-    @staticmethod
-    def _clear_flag(
-        row_of_entry: dict[int, list[Any]], seq: int, col: int, clear: list[int]
-    ) -> None:
-        row = row_of_entry.get(seq)
-        if row is not None:
-            row[col] = False
-        else:
-            clear.append(seq)
 
     # ------------------------------------------------------------------ reads
 

@@ -47,6 +47,7 @@ from tansiq.storage.base import (
 )
 from tansiq.storage.identity import body_hash
 from tansiq.storage.visibility import known_to_writer_sql, visible_sql
+from tansiq.storage.write_plan import ROW_COLUMNS, plan_writes
 
 #: Tables of a whole instance, in the order they must be copied, with their sort key.
 COPY_TABLES: dict[str, str] = {
@@ -721,130 +722,52 @@ class SQLiteStore(_AuditMixin):
                 int(conn.execute("SELECT COALESCE(MAX(seq), 0) FROM objects").fetchone()[0]) + 1
             )
 
-            results: list[WriteResult] = []
-            rows: list[list[Any]] = []  # rows to insert; flags may still change in this chunk
-            row_of_entry: dict[int, list[Any]] = {}  # seq -> pending row
-            clear_last: list[int] = []
-            clear_first: list[int] = []
-            conflicts: list[tuple[Any, ...]] = []
-            recipients: list[tuple[int, int]] = []
             stamps = self._clock.next_block(len(chunk))
             now = stamps[0] if stamps else now_text()
-            for nv, stamp in zip(chunk, stamps, strict=True):
-                h = nv.hash or body_hash(nv.obj if nv.obj is not None else orjson.loads(nv.json))
-                entries = known.setdefault(nv.id, [])
-                if nv.version is None:
-                    same = next((e for e in entries if e[7] and e[1] == h), None)
-                    if same is not None:
-                        results.append(WriteResult(nv.index, nv.id, same[5], "unchanged"))
-                        continue
-                    version_text = stamp
-                    vkey = compare_key(stamp)
-                else:
-                    version_text = nv.version
-                    vkey = compare_key(nv.version)
-                    same_version = [e for e in entries if e[7] and e[0] == vkey]
-                    if same_version:
-                        if any(e[1] == h for e in same_version):
-                            results.append(WriteResult(nv.index, nv.id, nv.version, "unchanged"))
-                        else:
-                            conflicts.append(
-                                (now, collection_id, nv.id, nv.version, writer_user, peer, nv.json)
-                            )
-                            results.append(
-                                WriteResult(
-                                    nv.index,
-                                    nv.id,
-                                    nv.version,
-                                    "conflict",
-                                    f"{nv.id} version {nv.version} already exists with a different "
-                                    "body; a new version needs a new 'modified' timestamp",
-                                )
-                            )
-                        continue
-                    if not sync:
-                        other = next((e for e in entries if e[7] and e[6] != nv.created_by), None)
-                        if other is not None:
-                            results.append(
-                                WriteResult(
-                                    nv.index,
-                                    nv.id,
-                                    nv.version,
-                                    "denied",
-                                    f"{nv.id}: created_by_ref must stay {other[6] or '(absent)'} "
-                                    "in every version; only the creator publishes new versions "
-                                    "(STIX 2.1 section 3.6)",
-                                )
-                            )
-                            continue
-                is_first = all(e[0] > vkey for e in entries)
-                is_last = all(e[0] <= vkey for e in entries)
-                for e in entries:
-                    if is_last and e[4]:
-                        e[4] = 0
-                        self._clear_flag(row_of_entry, e[2], 17, clear_last)
-                    if is_first and e[3]:
-                        e[3] = 0
-                        self._clear_flag(row_of_entry, e[2], 16, clear_first)
-                seq = next_seq
-                next_seq += 1
-                creator_org = local_orgs.get(nv.created_by or "", writer_org)
-                row = [
-                    seq,
-                    collection_id,
-                    nv.id,
-                    nv.type,
-                    version_text,
-                    vkey,
-                    nv.spec_version,
-                    stamp,
-                    nv.created_by,
-                    " ".join(nv.markings),
-                    writer_user,
-                    writer_org,
-                    peer,
-                    nv.tlp,
-                    creator_org,
-                    None,
-                    int(is_first),
-                    int(is_last),
-                    h,
-                    nv.json,
-                ]
-                entries.append(
-                    [vkey, h, seq, int(is_first), int(is_last), version_text, nv.created_by, True]
-                )
-                rows.append(row)
-                row_of_entry[seq] = row
-                recipients.extend((seq, uid) for uid in nv.recipients)
-                results.append(WriteResult(nv.index, nv.id, version_text, "added"))
-            if clear_last:
+            hashes = [
+                nv.hash or body_hash(nv.obj if nv.obj is not None else orjson.loads(nv.json))
+                for nv in chunk
+            ]
+            plan = plan_writes(
+                collection_id,
+                chunk,
+                hashes,
+                stamps,
+                known,
+                next_seq,
+                writer_user=writer_user,
+                writer_org=writer_org,
+                peer=peer,
+                sync=sync,
+                local_orgs=local_orgs,
+                now=now,
+            )
+            if plan.clear_last:
                 conn.executemany(
-                    "UPDATE objects SET is_last = 0 WHERE seq = ?", [(s,) for s in clear_last]
+                    "UPDATE objects SET is_last = 0 WHERE seq = ?", [(s,) for s in plan.clear_last]
                 )
-            if clear_first:
+            if plan.clear_first:
                 conn.executemany(
-                    "UPDATE objects SET is_first = 0 WHERE seq = ?", [(s,) for s in clear_first]
+                    "UPDATE objects SET is_first = 0 WHERE seq = ?",
+                    [(s,) for s in plan.clear_first],
                 )
-            if rows:
+            if plan.rows:
                 conn.executemany(
-                    "INSERT INTO objects (seq, collection_id, id, type, version, vkey, spec_version, "
-                    "date_added, created_by, markings, writer_user_id, writer_org_id, peer, tlp, "
-                    "creator_org_id, is_first, is_last, body_hash, json) "
+                    f"INSERT INTO objects ({ROW_COLUMNS}) "
                     "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                    [r[:15] + r[16:] for r in rows],
+                    plan.rows,
                 )
-            if recipients:
+            if plan.recipients:
                 conn.executemany(
-                    "INSERT OR IGNORE INTO recipients (seq, user_id) VALUES (?, ?)", recipients
+                    "INSERT OR IGNORE INTO recipients (seq, user_id) VALUES (?, ?)", plan.recipients
                 )
-            if conflicts:
+            if plan.conflicts:
                 conn.executemany(
                     "INSERT INTO conflicts (at, collection_id, object_id, version, writer_user_id, peer, json) "
                     "VALUES (?, ?, ?, ?, ?, ?, ?)",
-                    conflicts,
+                    plan.conflicts,
                 )
-            if any(r[6] != "2.1" for r in rows):
+            if plan.mixed_spec:
                 self._mixed = True
                 conn.execute(
                     "INSERT INTO settings (key, value) VALUES ('mixed_spec_versions', '1') "
@@ -857,18 +780,10 @@ class SQLiteStore(_AuditMixin):
                     (stamps[-1],),
                 )
             if audit is not None:
-                self._append_audit(conn, [write_audit_event(audit, collection_id, results, now)])
-        return results
-
-    @staticmethod
-    def _clear_flag(
-        row_of_entry: dict[int, list[Any]], seq: int, col: int, clear: list[int]
-    ) -> None:
-        row = row_of_entry.get(seq)
-        if row is not None:
-            row[col] = 0
-        else:
-            clear.append(seq)
+                self._append_audit(
+                    conn, [write_audit_event(audit, collection_id, plan.results, now)]
+                )
+        return plan.results
 
     # ------------------------------------------------------------------ objects: reads
 
