@@ -34,7 +34,7 @@ from tansiq.storage.identity import body_hash
 from tansiq.storage.pg_audit import PgAudit
 from tansiq.storage.pg_base import FEED_LOCK
 from tansiq.storage.visibility import known_to_writer_sql, visible_sql
-from tansiq.storage.write_plan import ROW_COLUMNS, plan_writes
+from tansiq.storage.write_plan import ROW_COLUMNS, plan_deletion, plan_writes
 
 _OBJ_COLUMNS = (
     "seq, collection_id, id, type, version, spec_version, date_added, created_by, markings, "
@@ -371,31 +371,14 @@ class PgObjects(PgAudit):
     ) -> int:
         """Delete the matching versions the caller may see (``access``) and, when
         ``creator_org`` is given, that this organisation created; returns how many."""
-        exact = {compare_key(e) for e in versions.exact}
         vis = visible_sql(access, "objects") if access is not None else "TRUE"
         with self._tx(FEED_LOCK) as conn:
             rows = conn.execute(
-                f"SELECT seq, vkey, is_first, is_last, spec_version, creator_org_id, {vis} FROM objects "
+                f"SELECT seq, vkey, spec_version, creator_org_id, {vis} FROM objects "
                 "WHERE collection_id = %s AND id = %s ORDER BY vkey, seq",
                 (collection_id, object_id),
             ).fetchall()
-            visible = [r for r in rows if r[6]]
-            if not visible:
-                return 0
-            last_seq, first_seq = visible[-1][0], visible[0][0]
-            doomed = []
-            for seq, vkey, _first, _last, spec, creator, _vis in visible:
-                if spec_versions and spec not in spec_versions:
-                    continue
-                if creator_org is not None and creator != creator_org:
-                    continue
-                if (
-                    versions.all
-                    or (versions.last and seq == last_seq)
-                    or (versions.first and seq == first_seq)
-                    or vkey in exact
-                ):
-                    doomed.append(seq)
+            doomed = plan_deletion(rows, versions, spec_versions, creator_org)
             if not doomed:
                 return 0
             conn.execute("DELETE FROM objects WHERE seq = ANY(%s)", (doomed,))

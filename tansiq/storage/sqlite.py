@@ -47,7 +47,7 @@ from tansiq.storage.base import (
 )
 from tansiq.storage.identity import body_hash
 from tansiq.storage.visibility import known_to_writer_sql, visible_sql
-from tansiq.storage.write_plan import ROW_COLUMNS, plan_writes
+from tansiq.storage.write_plan import ROW_COLUMNS, plan_deletion, plan_writes
 
 #: Tables of a whole instance, in the order they must be copied, with their sort key.
 COPY_TABLES: dict[str, str] = {
@@ -914,31 +914,14 @@ class SQLiteStore(_AuditMixin):
     ) -> int:
         """Delete the matching versions the caller may see (``access``) and, when
         ``creator_org`` is given, that this organisation created; returns how many."""
-        exact = {compare_key(e) for e in versions.exact}
         vis = visible_sql(access, "objects") if access is not None else "1"
         with self._write() as conn:
             rows = conn.execute(
-                f"SELECT seq, vkey, is_first, is_last, spec_version, creator_org_id, {vis} FROM objects "
+                f"SELECT seq, vkey, spec_version, creator_org_id, {vis} FROM objects "
                 "WHERE collection_id = ? AND id = ? ORDER BY vkey, seq",
                 (collection_id, object_id),
             ).fetchall()
-            visible = [r for r in rows if r[6]]
-            if not visible:
-                return 0
-            last_seq, first_seq = visible[-1][0], visible[0][0]
-            doomed = []
-            for seq, vkey, _first, _last, spec, creator, _vis in visible:
-                if spec_versions and spec not in spec_versions:
-                    continue
-                if creator_org is not None and creator != creator_org:
-                    continue
-                if (
-                    versions.all
-                    or (versions.last and seq == last_seq)
-                    or (versions.first and seq == first_seq)
-                    or vkey in exact
-                ):
-                    doomed.append(seq)
+            doomed = plan_deletion(rows, versions, spec_versions, creator_org)
             if not doomed:
                 return 0
             conn.executemany("DELETE FROM objects WHERE seq = ?", [(s,) for s in doomed])

@@ -1,4 +1,4 @@
-"""What a write does, decided once for every backend.
+"""What a write (or a delete) does, decided once for every backend.
 
 Given the versions already stored for the ids of a batch (and which of them the writer
 may know about), :func:`plan_writes` decides each input's outcome — added, unchanged,
@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from tansiq.stix.timestamps import compare_key
-from tansiq.storage.base import NewVersion, WriteResult
+from tansiq.storage.base import NewVersion, VersionFilter, WriteResult
 
 #: Column order of the rows in a plan (and of the backends' object inserts).
 ROW_COLUMNS = (
@@ -155,3 +155,34 @@ def _clear(pending: dict[int, list[Any]], seq: int, col: int, stored: list[int])
         row[col] = False
     else:
         stored.append(seq)
+
+
+def plan_deletion(
+    rows: Sequence[tuple[Any, ...]],
+    versions: VersionFilter,
+    spec_versions: tuple[str, ...],
+    creator_org: int | None,
+) -> list[int]:
+    """The seqs to delete among one object's stored versions.
+
+    ``rows`` are (seq, vkey, spec_version, creator_org_id, visible) ordered by (vkey, seq).
+    Only visible versions exist for the caller; "first"/"last" are among those; with
+    ``creator_org`` only that organisation's versions may go.
+    """
+    visible = [r for r in rows if r[4]]
+    if not visible:
+        return []
+    first_seq, last_seq = visible[0][0], visible[-1][0]
+    exact = {compare_key(e) for e in versions.exact}
+    return [
+        seq
+        for seq, vkey, spec, creator, _ in visible
+        if (not spec_versions or spec in spec_versions)
+        and (creator_org is None or creator == creator_org)
+        and (
+            versions.all
+            or (versions.last and seq == last_seq)
+            or (versions.first and seq == first_seq)
+            or vkey in exact
+        )
+    ]
