@@ -8,28 +8,12 @@ and small, so :class:`AuditLog` buffers them and appends them in batches (every
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any
 
 from tansiq.clock import now_text
 from tansiq.storage.audit_chain import GENESIS, chain_hash
-from tansiq.storage.base import AuditEvent, AuditRow, Principal
-
-
-class AuditStore(Protocol):
-    def append_audit(self, events: list[AuditEvent]) -> None: ...
-    def audit_head(self) -> tuple[int, str] | None: ...
-    def iter_audit(
-        self,
-        *,
-        user_id: int | None = None,
-        org_id: int | None = None,
-        collection_id: str | None = None,
-        since: str | None = None,
-        until: str | None = None,
-        batch: int = 1000,
-    ) -> Iterator[AuditRow]: ...
+from tansiq.storage.base import AuditEvent, Principal, Store
 
 
 def event(
@@ -57,7 +41,7 @@ def operator_event(action: str, **detail: Any) -> AuditEvent:
 class AuditLog:
     """Buffers read events and appends them to the store in batches."""
 
-    def __init__(self, store: AuditStore, flush_every: float = 1.0, max_buffer: int = 500) -> None:
+    def __init__(self, store: Store, flush_every: float = 1.0, max_buffer: int = 500) -> None:
         self.store = store
         self.flush_every = flush_every
         self.max_buffer = max_buffer
@@ -121,7 +105,7 @@ class VerifyResult:
         }
 
 
-def verify(store: AuditStore) -> VerifyResult:
+def verify(store: Store) -> VerifyResult:
     """Walk the chain; name the first entry that was altered, removed, inserted or moved."""
     prev = GENESIS
     expected_id = 1

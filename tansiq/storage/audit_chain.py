@@ -55,3 +55,42 @@ def write_audit_event(
     if len(results) > MAX_IDS_PER_ENTRY:
         detail["truncated"] = len(results) - MAX_IDS_PER_ENTRY
     return replace(event, collection_id=collection_id, detail=detail, at=event.at or now)
+
+
+def chain_rows(
+    head: str | None, top_id: int | None, events: Sequence[AuditEvent], now: str
+) -> tuple[list[tuple[Any, ...]], str]:
+    """Rows (id, at, actor, user_id, org_id, action, collection_id, detail, prev_hash,
+    hash) chaining ``events`` onto the *recorded* head ("count:hash" setting, not the
+    table's last row, so rows removed or appended behind Tansiq's back stay visible to
+    ``audit verify``), and the new head value to record."""
+    if head is None:
+        last_id, prev = 0, GENESIS
+    else:
+        text, _, prev = head.partition(":")
+        last_id = int(text)
+    last_id = max(last_id, int(top_id or 0))
+    rows = []
+    for ev in events:
+        last_id += 1
+        detail = detail_text(ev.detail)
+        at = ev.at or now
+        h = chain_hash(
+            prev, last_id, at, ev.actor, ev.user_id, ev.org_id, ev.action, ev.collection_id, detail
+        )
+        rows.append(
+            (
+                last_id,
+                at,
+                ev.actor,
+                ev.user_id,
+                ev.org_id,
+                ev.action,
+                ev.collection_id,
+                detail,
+                prev,
+                h,
+            )
+        )
+        prev = h
+    return rows, f"{last_id}:{prev}"

@@ -11,7 +11,7 @@ from collections.abc import Iterator, Sequence
 from typing import Any
 
 from tansiq.clock import now_text
-from tansiq.storage.audit_chain import GENESIS, chain_hash, detail_text
+from tansiq.storage.audit_chain import chain_rows
 from tansiq.storage.base import AuditEvent, AuditRow
 from tansiq.storage.pg_base import AUDIT_LOCK, Conn, PgBase, lock_sql
 
@@ -30,44 +30,7 @@ class PgAudit(PgBase):
             "SELECT (SELECT value FROM settings WHERE key = 'audit_head'), "
             "(SELECT MAX(id) FROM audit)"
         ).fetchone()  # type: ignore[misc]
-        if head is None:
-            last_id, prev = 0, GENESIS
-        else:
-            text, _, prev = str(head).partition(":")
-            last_id = int(text)
-        last_id = max(last_id, int(top or 0))
-        rows = []
-        now = now_text()
-        for ev in events:
-            last_id += 1
-            detail = detail_text(ev.detail)
-            at = ev.at or now
-            h = chain_hash(
-                prev,
-                last_id,
-                at,
-                ev.actor,
-                ev.user_id,
-                ev.org_id,
-                ev.action,
-                ev.collection_id,
-                detail,
-            )
-            rows.append(
-                (
-                    last_id,
-                    at,
-                    ev.actor,
-                    ev.user_id,
-                    ev.org_id,
-                    ev.action,
-                    ev.collection_id,
-                    detail,
-                    prev,
-                    h,
-                )
-            )
-            prev = h
+        rows, new_head = chain_rows(head, top, events, now_text())
         with conn.cursor() as cur:
             cur.executemany(
                 f"INSERT INTO audit ({_AUDIT_COLUMNS}) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
@@ -76,7 +39,7 @@ class PgAudit(PgBase):
         conn.execute(
             "INSERT INTO settings (key, value) VALUES ('audit_head', %s) "
             "ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value",
-            (f"{last_id}:{prev}",),
+            (new_head,),
         )
 
     def append_audit(self, events: Sequence[AuditEvent]) -> None:

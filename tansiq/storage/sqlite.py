@@ -24,7 +24,7 @@ import orjson
 from tansiq.clock import MonotonicClock, after, now_text
 from tansiq.errors import ConfigurationError, InvalidInput
 from tansiq.stix.timestamps import compare_key
-from tansiq.storage.audit_chain import GENESIS, chain_hash, detail_text, write_audit_event
+from tansiq.storage.audit_chain import chain_rows, write_audit_event
 from tansiq.storage.base import (
     Access,
     ApiRoot,
@@ -117,45 +117,8 @@ class _AuditMixin:
         # chain onto the *recorded* head, not onto whatever the table ends with: rows
         # removed or appended behind Tansiq's back then stay visible to `audit verify`
         head = conn.execute("SELECT value FROM settings WHERE key = 'audit_head'").fetchone()
-        if head is None:
-            last_id, prev = 0, GENESIS
-        else:
-            text, _, prev = str(head[0]).partition(":")
-            last_id = int(text)
         top = conn.execute("SELECT MAX(id) FROM audit").fetchone()[0]
-        last_id = max(last_id, int(top or 0))
-        rows = []
-        now = now_text()
-        for ev in events:
-            last_id += 1
-            detail = detail_text(ev.detail)
-            at = ev.at or now
-            h = chain_hash(
-                prev,
-                last_id,
-                at,
-                ev.actor,
-                ev.user_id,
-                ev.org_id,
-                ev.action,
-                ev.collection_id,
-                detail,
-            )
-            rows.append(
-                (
-                    last_id,
-                    at,
-                    ev.actor,
-                    ev.user_id,
-                    ev.org_id,
-                    ev.action,
-                    ev.collection_id,
-                    detail,
-                    prev,
-                    h,
-                )
-            )
-            prev = h
+        rows, new_head = chain_rows(head[0] if head else None, top, events, now_text())
         conn.executemany(
             "INSERT INTO audit (id, at, actor, user_id, org_id, action, collection_id, detail, "
             "prev_hash, hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
@@ -164,7 +127,7 @@ class _AuditMixin:
         conn.execute(
             "INSERT INTO settings (key, value) VALUES ('audit_head', ?) "
             "ON CONFLICT(key) DO UPDATE SET value = excluded.value",
-            (f"{last_id}:{prev}",),
+            (new_head,),
         )
 
     def audit_head(self) -> tuple[int, str] | None:
