@@ -76,6 +76,7 @@ from tansiq.storage.pg_base import (
 )
 from tansiq.storage.pg_objects import PgObjects
 from tansiq.storage.sqlite import COPY_TABLES
+from tansiq.storage.structure import COLLECTION_COLUMNS, collections_from_rows, pick_collection
 
 __all__ = ["PostgresStore"]
 
@@ -495,36 +496,17 @@ class PostgresStore(PgObjects):
     def _collections(self, where: str, args: tuple[Any, ...]) -> list[Collection]:
         with self._conn() as conn:
             rows = conn.execute(
-                "SELECT id, api_root, title, description, alias, public, media_types "
-                f"FROM collections WHERE {where} ORDER BY created, id",
+                f"SELECT {COLLECTION_COLUMNS} FROM collections WHERE {where} ORDER BY created, id",
                 args,
             ).fetchall()
             if not rows:
                 return []
-            grants: dict[str, tuple[set[int], set[int]]] = {r[0]: (set(), set()) for r in rows}
-            for cid, org, can_read, can_write in conn.execute(
+            grant_rows = conn.execute(
                 "SELECT collection_id, org_id, can_read, can_write FROM grants "
                 "WHERE collection_id = ANY(%s)",
-                (list(grants),),
-            ):
-                if can_read:
-                    grants[cid][0].add(int(org))
-                if can_write:
-                    grants[cid][1].add(int(org))
-        return [
-            Collection(
-                id=r[0],
-                api_root=r[1],
-                title=r[2],
-                description=r[3],
-                alias=r[4],
-                public=bool(r[5]),
-                media_types=tuple(r[6].split()),
-                read_orgs=frozenset(grants[r[0]][0]),
-                write_orgs=frozenset(grants[r[0]][1]),
-            )
-            for r in rows
-        ]
+                ([r[0] for r in rows],),
+            ).fetchall()
+        return collections_from_rows(rows, grant_rows)
 
     def get_collection(self, id_or_alias: str, api_root: str | None = None) -> Collection | None:
         if api_root is None:
@@ -533,14 +515,7 @@ class PostgresStore(PgObjects):
             found = self._collections(
                 "api_root = %s AND (id = %s OR alias = %s)", (api_root, id_or_alias, id_or_alias)
             )
-        exact = [c for c in found if c.id == id_or_alias]
-        if exact:
-            return exact[0]
-        if len(found) > 1:
-            raise InvalidInput(
-                f"alias '{id_or_alias}' names collections in several api roots; use the collection id"
-            )
-        return found[0] if found else None
+        return pick_collection(found, id_or_alias)
 
     def list_collections(self, api_root: str | None = None) -> list[Collection]:
         if api_root is None:

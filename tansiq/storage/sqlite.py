@@ -46,6 +46,7 @@ from tansiq.storage.base import (
     chunked,
 )
 from tansiq.storage.identity import body_hash
+from tansiq.storage.structure import COLLECTION_COLUMNS, collections_from_rows, pick_collection
 from tansiq.storage.visibility import known_to_writer_sql, visible_sql
 from tansiq.storage.write_plan import ROW_COLUMNS, plan_deletion, plan_writes
 
@@ -554,37 +555,18 @@ class SQLiteStore(_AuditMixin):
 
     def _collections(self, where: str, args: tuple[Any, ...]) -> list[Collection]:
         rows = self.conn.execute(
-            "SELECT id, api_root, title, description, alias, public, media_types FROM collections "
-            f"WHERE {where} ORDER BY created, id",
+            f"SELECT {COLLECTION_COLUMNS} FROM collections WHERE {where} ORDER BY created, id",
             args,
         ).fetchall()
-        if not rows:
-            return []
-        grants: dict[str, tuple[set[int], set[int]]] = {r[0]: (set(), set()) for r in rows}
-        for chunk in chunked(list(grants), _MAX_VARS):
+        grant_rows: list[tuple[Any, ...]] = []
+        for chunk in chunked([r[0] for r in rows], _MAX_VARS):
             marks = ",".join("?" * len(chunk))
-            for cid, org, can_read, can_write in self.conn.execute(
-                f"SELECT collection_id, org_id, can_read, can_write FROM grants WHERE collection_id IN ({marks})",
+            grant_rows += self.conn.execute(
+                "SELECT collection_id, org_id, can_read, can_write FROM grants "
+                f"WHERE collection_id IN ({marks})",
                 chunk,
-            ):
-                if can_read:
-                    grants[cid][0].add(int(org))
-                if can_write:
-                    grants[cid][1].add(int(org))
-        return [
-            Collection(
-                id=r[0],
-                api_root=r[1],
-                title=r[2],
-                description=r[3],
-                alias=r[4],
-                public=bool(r[5]),
-                media_types=tuple(r[6].split()),
-                read_orgs=frozenset(grants[r[0]][0]),
-                write_orgs=frozenset(grants[r[0]][1]),
-            )
-            for r in rows
-        ]
+            ).fetchall()
+        return collections_from_rows(rows, grant_rows)
 
     def get_collection(self, id_or_alias: str, api_root: str | None = None) -> Collection | None:
         if api_root is None:
@@ -593,14 +575,7 @@ class SQLiteStore(_AuditMixin):
             found = self._collections(
                 "api_root = ? AND (id = ? OR alias = ?)", (api_root, id_or_alias, id_or_alias)
             )
-        exact = [c for c in found if c.id == id_or_alias]
-        if exact:
-            return exact[0]
-        if len(found) > 1:
-            raise InvalidInput(
-                f"alias '{id_or_alias}' names collections in several api roots; use the collection id"
-            )
-        return found[0] if found else None
+        return pick_collection(found, id_or_alias)
 
     def list_collections(self, api_root: str | None = None) -> list[Collection]:
         if api_root is None:
