@@ -246,7 +246,10 @@ def _stream_objects(path: Path) -> Iterator[Any]:
         try:
             yield from ijson.items(fh, prefix, use_float=True)
         except ijson.JSONError as exc:
-            raise InvalidInput(f"{path}: invalid JSON ({exc})") from exc
+            reason = exc.args[0] if exc.args else exc
+            if isinstance(reason, bytes):
+                reason = reason.decode("utf-8", "replace")
+            raise InvalidInput(f"{path}: invalid JSON ({str(reason).splitlines()[0]})") from exc
 
 
 @contextmanager
