@@ -63,6 +63,14 @@ class Directory:
         h: str | None = self._get(("pw", user_id), lambda: self.store.user_password_hash(user_id))
         return h
 
+    def list_orgs(self) -> list[Organisation]:
+        orgs: list[Organisation] = self._get(("orgs",), self.store.list_orgs)
+        return orgs
+
+    def list_users(self) -> list[User]:
+        users: list[User] = self._get(("users",), self.store.list_users)
+        return users
+
     # never cached: they change on every failed login
     def touch_token(self, token_id: int, when: str) -> None:
         self.store.touch_token(token_id, when)

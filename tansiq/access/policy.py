@@ -11,7 +11,7 @@ rules (STIX 2.1 section 3.6) and to resolve the recipients of TLP:RED objects.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 from tansiq.errors import InvalidInput, StixError
 from tansiq.stix.markings import TLP2_BY_NAME, tlp_of
@@ -21,8 +21,10 @@ from tansiq.storage.base import (
     TLP_LEVELS,
     Access,
     Collection,
+    Organisation,
     Principal,
     Store,
+    User,
 )
 
 DEFAULT_MARKING_SETTING = "default_marking"
@@ -124,7 +126,12 @@ class WriterContext:
         return obj, recipients
 
 
-def writer_context(store: Store, principal: Principal) -> WriterContext:
+class _Directory(Protocol):
+    def list_orgs(self) -> list[Organisation]: ...
+    def list_users(self) -> list[User]: ...
+
+
+def writer_context(store: Store | _Directory, principal: Principal) -> WriterContext:
     user = principal.user
     org = principal.org
     return WriterContext(

@@ -110,6 +110,14 @@ def token_revoke(ctx: Context, token_id: int, as_json: bool) -> None:
 # ---------------------------------------------------------------- users
 
 
+def _set_disabled(ctx: Context, name: str, disabled: bool, as_json: bool) -> None:
+    user = lib.require_user(ctx.store(), name)
+    ctx.store().set_user_disabled(user.id, disabled)
+    word = "disabled" if disabled else "enabled"
+    _audit(ctx, f"user.{'disable' if disabled else 'enable'}", user=name)
+    emit(as_json, {"user": name, "disabled": disabled}, f"user '{name}' {word}")
+
+
 @click.command("disable")
 @click.argument("name")
 @json_option
@@ -117,10 +125,7 @@ def token_revoke(ctx: Context, token_id: int, as_json: bool) -> None:
 @friendly
 def user_disable(ctx: Context, name: str, as_json: bool) -> None:
     """Disable a user: its tokens and password stop working."""
-    user = lib.require_user(ctx.store(), name)
-    ctx.store().set_user_disabled(user.id, True)
-    _audit(ctx, "user.disable", user=name)
-    emit(as_json, {"user": name, "disabled": True}, f"user '{name}' disabled")
+    _set_disabled(ctx, name, True, as_json)
 
 
 @click.command("enable")
@@ -130,10 +135,7 @@ def user_disable(ctx: Context, name: str, as_json: bool) -> None:
 @friendly
 def user_enable(ctx: Context, name: str, as_json: bool) -> None:
     """Enable a disabled user again."""
-    user = lib.require_user(ctx.store(), name)
-    ctx.store().set_user_disabled(user.id, False)
-    _audit(ctx, "user.enable", user=name)
-    emit(as_json, {"user": name, "disabled": False}, f"user '{name}' enabled")
+    _set_disabled(ctx, name, False, as_json)
 
 
 @click.command("role")

@@ -268,7 +268,7 @@ async def add_objects(request: Request) -> Response:
     objects = _envelope_objects(body)
 
     view = context.access(svc, principal, coll)
-    writer = writer_context(svc.store, principal)
+    writer = writer_context(svc.directory, principal)
     audit = audit_event(principal, "objects.write", coll.id, via="taxii")
 
     # what a partner instance pushes is provenance-marked as received (one-hop rule)
