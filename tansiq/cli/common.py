@@ -25,9 +25,7 @@ class Context:
         if self._store is None:
             store = open_store(self.database, create=create)
             if not create:
-                check = getattr(store, "check_ready", None)
-                if check is not None:
-                    check()
+                store.check_ready()
             self._store = store
         return self._store
 

@@ -27,9 +27,7 @@ def db() -> None:
 def db_copy(ctx: Context, source_url: str, target_url: str, as_json: bool) -> None:
     """Copy a whole instance (objects, versions, users, tokens, grants, audit) to another database."""
     source = open_store(source_url, create=False)
-    check = getattr(source, "check_ready", None)
-    if check is not None:
-        check()
+    source.check_ready()
     target = open_store(target_url, create=True)
     show = sys.stderr.isatty() and not as_json
     try:

@@ -50,10 +50,6 @@ class Principal:
         return self.user is None
 
     @property
-    def is_admin(self) -> bool:
-        return self.user is not None and self.user.role == "admin"
-
-    @property
     def key(self) -> str:
         """Stable identifier used to bind paging tokens and status resources."""
         return "anon" if self.user is None else f"user:{self.user.id}"
@@ -324,6 +320,7 @@ class Store(Protocol):
 
     # lifecycle
     def migrate(self) -> list[str]: ...
+    def check_ready(self) -> None: ...  # ConfigurationError unless migrated
     def close(self) -> None: ...
     def instance_secret(self) -> bytes: ...
     def get_setting(self, key: str) -> str | None: ...

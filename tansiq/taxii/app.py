@@ -137,8 +137,6 @@ def app_from_environment() -> Starlette:
     from tansiq.storage import open_store
 
     store = open_store(os.environ.get("TANSIQ_DATABASE"), create=False)
-    check = getattr(store, "check_ready", None)
-    if check is not None:
-        check()
+    store.check_ready()
     settings = Settings(public_base_url=os.environ.get("TANSIQ_PUBLIC_URL") or None)
     return create_app(settings, store)
