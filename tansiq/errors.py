@@ -14,7 +14,8 @@ line and exits with code 1.
     ├── PermissionDenied        authenticated but not allowed (403)
     ├── NotAcceptable           Accept header names no media type we serve (406)
     ├── UnsupportedMediaType    Content-Type we do not take (415)
-    └── ConfigurationError      bad settings, database not initialised, ...
+    ├── ConfigurationError      bad settings, database not initialised, ...
+    └── PeerError               a federation peer failed (unreachable, 5xx, 429, bad answer)
 """
 
 from __future__ import annotations
@@ -91,3 +92,28 @@ class UnsupportedMediaType(TansiqError):
 class ConfigurationError(TansiqError):
     http_status = 500
     title = "Configuration error"
+
+
+class PeerError(TansiqError):
+    """A partner TAXII server failed or answered something unusable.
+
+    ``transient`` errors (unreachable, timeout, 5xx, 429, truncated or invalid JSON) are
+    worth retrying later, after ``retry_after`` seconds when the peer said so;
+    the others (401, 403, 404, a protocol violation) need an operator.
+    """
+
+    http_status = 502
+    title = "Peer error"
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        transient: bool = True,
+        retry_after: float | None = None,
+        status: int | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.transient = transient
+        self.retry_after = retry_after
+        self.status = status
