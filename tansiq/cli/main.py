@@ -8,7 +8,7 @@ import sys
 import click
 
 from tansiq import __version__
-from tansiq.cli import access, admin, data, db, serve
+from tansiq.cli import access, admin, data, db, peer, serve
 from tansiq.cli.common import Context
 
 
@@ -32,6 +32,7 @@ access.register(cli, admin.user)
 data.register(cli)
 db.register(cli)
 serve.register(cli)
+peer.register(cli)
 
 
 def main() -> None:

@@ -12,6 +12,7 @@ from tansiq.cli.common import Context, friendly, pass_ctx
 def _run(ctx: Context, host: str, port: int, workers: int, access_log: bool) -> None:
     import uvicorn
 
+    from tansiq.federation.secrets import key_path
     from tansiq.taxii.app import create_app
     from tansiq.taxii.settings import Settings
 
@@ -29,7 +30,11 @@ def _run(ctx: Context, host: str, port: int, workers: int, access_log: bool) -> 
             log_level="info",
         )
         return
-    app = create_app(Settings(public_base_url=os.environ.get("TANSIQ_PUBLIC_URL") or None), store)
+    settings = Settings(
+        public_base_url=os.environ.get("TANSIQ_PUBLIC_URL") or None,
+        peer_key_file=str(key_path(ctx.database)),
+    )
+    app = create_app(settings, store)
     uvicorn.run(app, host=host, port=port, access_log=access_log, log_level="info")
 
 

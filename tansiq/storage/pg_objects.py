@@ -131,7 +131,8 @@ class PgObjects(PgAudit):
     ) -> list[WriteResult]:
         writer_user = writer.user.id if writer.user else None
         writer_org = writer.org.id if writer.org else None
-        sync = writer.user is not None and writer.user.role == "sync"
+        # partner content (a sync account's POST, a federation pull) is kept as it is
+        sync = peer is not None or (writer.user is not None and writer.user.role == "sync")
         hashes = [_content_hash(nv) for nv in chunk]  # outside the lock
         with self._tx(FEED_LOCK) as conn:
             local_orgs = {

@@ -637,6 +637,37 @@ class PostgresStore(PgObjects):
                     f"WHERE m IS NOT NULL AND m >= nextval({seq})"
                 )
 
+    # ------------------------------------------------------------------ federation state
+
+    def get_state(self, key: str) -> str | None:
+        with self._conn() as conn:
+            row = conn.execute("SELECT value FROM sync_state WHERE key = %s", (key,)).fetchone()
+        return None if row is None else str(row[0])
+
+    def put_state(self, key: str, value: str) -> None:
+        with self._conn() as conn:
+            conn.execute(
+                "INSERT INTO sync_state (key, value, updated) VALUES (%s, %s, %s) "
+                "ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value, "
+                "updated = EXCLUDED.updated",
+                (key, value, now_text()),
+            )
+
+    def list_state(self, prefix: str) -> list[tuple[str, str]]:
+        with self._conn() as conn:
+            rows = conn.execute(
+                "SELECT key, value FROM sync_state WHERE left(key, %s) = %s ORDER BY key",
+                (len(prefix), prefix),
+            ).fetchall()
+        return [(str(k), str(v)) for k, v in rows]
+
+    def delete_state(self, prefix: str) -> int:
+        with self._conn() as conn:
+            cur = conn.execute(
+                "DELETE FROM sync_state WHERE left(key, %s) = %s", (len(prefix), prefix)
+            )
+            return int(cur.rowcount)
+
     # ------------------------------------------------------------------ leases
 
     def try_lease(self, name: str, holder: str, seconds: float) -> bool:

@@ -66,6 +66,7 @@ COPY_TABLES: dict[str, str] = {
     "audit": "id",
     "login_failures": "name",
     "leases": "name",
+    "sync_state": "key",
 }
 
 _OBJ_COLUMNS = (
@@ -632,7 +633,8 @@ class SQLiteStore(_AuditMixin):
     ) -> list[WriteResult]:
         writer_user = writer.user.id if writer.user else None
         writer_org = writer.org.id if writer.org else None
-        sync = writer.user is not None and writer.user.role == "sync"
+        # partner content (a sync account's POST, a federation pull) is kept as it is
+        sync = peer is not None or (writer.user is not None and writer.user.role == "sync")
         with self._write() as conn:
             local_orgs = {
                 identity: int(org)
@@ -934,6 +936,34 @@ class SQLiteStore(_AuditMixin):
                 conn.executemany(sql, part)
             count += len(part)
         return count
+
+    # ------------------------------------------------------------------ federation state
+
+    def get_state(self, key: str) -> str | None:
+        row = self.conn.execute("SELECT value FROM sync_state WHERE key = ?", (key,)).fetchone()
+        return None if row is None else str(row[0])
+
+    def put_state(self, key: str, value: str) -> None:
+        with self._write() as conn:
+            conn.execute(
+                "INSERT INTO sync_state (key, value, updated) VALUES (?, ?, ?) "
+                "ON CONFLICT(key) DO UPDATE SET value = excluded.value, updated = excluded.updated",
+                (key, value, now_text()),
+            )
+
+    def list_state(self, prefix: str) -> list[tuple[str, str]]:
+        rows = self.conn.execute(
+            "SELECT key, value FROM sync_state WHERE substr(key, 1, ?) = ? ORDER BY key",
+            (len(prefix), prefix),
+        ).fetchall()
+        return [(str(k), str(v)) for k, v in rows]
+
+    def delete_state(self, prefix: str) -> int:
+        with self._write() as conn:
+            cur = conn.execute(
+                "DELETE FROM sync_state WHERE substr(key, 1, ?) = ?", (len(prefix), prefix)
+            )
+            return int(cur.rowcount)
 
     # ------------------------------------------------------------------ leases
 

@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator
+from pathlib import Path
 
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
@@ -17,6 +18,9 @@ from tansiq.access.audit import AuditLog
 from tansiq.access.authenticate import Authenticator
 from tansiq.access.directory import Directory
 from tansiq.errors import TansiqError
+from tansiq.federation.peers import Registry
+from tansiq.federation.secrets import SecretBox, key_path
+from tansiq.federation.sync import Scheduler
 from tansiq.jobs import DEFAULT_JOBS, JobRunner
 from tansiq.storage.base import Store
 from tansiq.taxii import collections, discovery, manifest, objects, openapi
@@ -89,14 +93,20 @@ def create_app(settings: Settings, store: Store) -> Starlette:
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        task = asyncio.create_task(_background(store))
+        tasks = [asyncio.create_task(_background(store))]
+        scheduler = _federation_scheduler(settings, store)
+        if scheduler is not None:
+            tasks.append(asyncio.create_task(_federation(scheduler, settings)))
         audit.start()
         try:
             yield
         finally:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+            for task in tasks:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+            if scheduler is not None:
+                await asyncio.to_thread(scheduler.close)
             await asyncio.to_thread(audit.close)
 
     app = Starlette(
@@ -130,13 +140,33 @@ async def _background(store: Store) -> None:
         await asyncio.sleep(JOBS_TICK_SECONDS)
 
 
+def _federation_scheduler(settings: Settings, store: Store) -> Scheduler | None:
+    if not settings.peer_key_file:
+        return None
+    registry = Registry(store, SecretBox(Path(settings.peer_key_file)))
+    return Scheduler(store, registry)
+
+
+async def _federation(scheduler: Scheduler, settings: Settings) -> None:
+    """Sync due peers (each once across every process, under its lease)."""
+    while True:
+        try:
+            await asyncio.to_thread(scheduler.tick)
+        except Exception:  # noqa: BLE001 - retried at the next tick
+            log.exception("federation scheduler failed")
+        await asyncio.sleep(settings.federation_tick_seconds)
+
+
 def app_from_environment() -> Starlette:
     """Factory for ``uvicorn --factory`` and ``tansiq serve --workers N``."""
     import os
 
-    from tansiq.storage import open_store
+    from tansiq.storage import database_url, open_store
 
     store = open_store(os.environ.get("TANSIQ_DATABASE"), create=False)
     store.check_ready()
-    settings = Settings(public_base_url=os.environ.get("TANSIQ_PUBLIC_URL") or None)
+    settings = Settings(
+        public_base_url=os.environ.get("TANSIQ_PUBLIC_URL") or None,
+        peer_key_file=str(key_path(database_url())),
+    )
     return create_app(settings, store)

@@ -15,3 +15,6 @@ class Settings:
     max_page_size: int = 10_000
     status_ttl_seconds: int = 7 * 24 * 3600  # status resources are kept a week (spec: >= 24 h)
     public_base_url: str | None = None  # e.g. https://taxii.example.org (behind a proxy)
+    # federation: the peer credentials key file; None disables the sync scheduler
+    peer_key_file: str | None = None
+    federation_tick_seconds: float = 5.0

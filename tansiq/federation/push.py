@@ -1,0 +1,178 @@
+"""Push one mapping: the versions added locally since the cursor that the peer may have.
+
+The outbound policy (``outbound.py``) is applied inside the store's query, so a page
+never holds a version the peer may not receive; versions that came from this peer are
+then left out. Pages follow the store's change feed (keyset on (date_added, seq)), which
+on PostgreSQL only shows what is committed in order, so a version committed late is
+never behind the cursor. The peer's status is followed to the end; versions it refused
+(or left pending) are kept and sent again at the next sync, then reported.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import orjson
+
+from tansiq.clock import now_text
+from tansiq.errors import NotFound, PeerError
+from tansiq.federation.client import PostOutcome, TaxiiClient
+from tansiq.federation.outbound import came_from, outbound_access
+from tansiq.federation.peers import Mapping, Peer, Registry
+from tansiq.federation.report import MappingResult
+from tansiq.stix.timestamps import compare_key
+from tansiq.storage.base import (
+    Access,
+    Organisation,
+    Query,
+    Store,
+    StoredVersion,
+    VersionFilter,
+)
+
+ALL_VERSIONS = VersionFilter(first=False, last=False, all=True)
+SPEC_VERSIONS = ("2.0", "2.1")
+PAGE = 1000
+
+
+def push(
+    store: Store,
+    client: TaxiiClient,
+    registry: Registry,
+    peer: Peer,
+    mapping: Mapping,
+    org: Organisation,
+    *,
+    page_size: int = PAGE,
+    heartbeat: Callable[[], None] = lambda: None,
+) -> MappingResult:
+    result = MappingResult.of(mapping)
+    collection = store.get_collection(mapping.local)
+    if collection is None:
+        raise NotFound(f"local collection {mapping.local} no longer exists")
+    access = outbound_access(store, org, collection)
+    if access is None:
+        raise PeerError(
+            f"organisation '{org.name}' (peer '{peer.name}') is not granted read on collection "
+            f"'{collection.title}'; grant it or remove the mapping",
+            transient=False,
+        )
+    remote = client.resolve_collection(mapping.remote)
+
+    # versions the peer refused earlier
+    failed = registry.failures(peer, mapping)
+    if failed:
+        rows = _refetch(store, collection.id, access, failed)
+        still = {(f["id"], _key(f.get("version"))): f for f in failed}
+        outcome = client.add_objects(remote.id, [orjson.loads(r.json) for r in rows])
+        result.retried = len(rows)
+        refused = _refused(outcome)
+        kept: list[dict[str, Any]] = []
+        for key, entry in still.items():
+            if key in refused or (key[0], None) in refused:
+                entry = dict(entry)
+                entry["attempts"] = int(entry.get("attempts", 1)) + 1
+                entry["message"] = refused.get(key) or refused.get((key[0], None))
+                entry["last"] = now_text()
+                kept.append(entry)
+        # versions no longer readable by the peer (grant or marking changed) are dropped
+        registry.save_failures(peer, mapping, kept)
+        failed = kept
+
+    cursor = registry.cursor(peer, mapping)
+    position = tuple(cursor["after"]) if cursor.get("after") else None
+    while True:
+        page = store.query(
+            Query(
+                collection_id=collection.id,
+                after=position,
+                limit=page_size,
+                versions=ALL_VERSIONS,
+                spec_versions=SPEC_VERSIONS,
+                access=access,
+            )
+        )
+        rows = [r for r in page.rows if not came_from(r, peer.name, org)]
+        if rows:
+            outcome = client.add_objects(remote.id, [orjson.loads(r.json) for r in rows])
+            result.objects += len(rows)
+            result.added += len(outcome.successes)
+            refused = _refused(outcome)
+            if refused:
+                at = now_text()
+                for r in rows:
+                    message = refused.get((r.id, _key(r.version))) or refused.get((r.id, None))
+                    if message is not None:
+                        failed.append(
+                            {
+                                "id": r.id,
+                                "version": r.version,
+                                "message": message,
+                                "attempts": 1,
+                                "first": at,
+                                "last": at,
+                            }
+                        )
+                registry.save_failures(peer, mapping, failed)
+        result.pages += 1
+        if page.rows:
+            last = page.rows[-1]
+            position = (last.date_added, last.seq)
+            cursor.update(
+                after=list(position),
+                objects=int(cursor.get("objects", 0)) + len(rows),
+                remote_id=remote.id,
+            )
+            registry.save_cursor(peer, mapping, cursor)
+        heartbeat()
+        if not page.more:
+            break
+    result.failed = len(failed)
+    result.complete = True
+    cursor["caught_up"] = now_text()
+    registry.save_cursor(peer, mapping, cursor)
+    return result
+
+
+def _refused(outcome: PostOutcome) -> dict[tuple[str, str | None], str]:
+    """(id, version) -> message of each version the peer refused or left pending."""
+    out: dict[tuple[str, str | None], str] = {}
+    for entry in outcome.failures:
+        out[(str(entry.get("id")), _key(entry.get("version")))] = str(
+            entry.get("message") or "refused by the peer"
+        )
+    for entry in outcome.pendings:
+        out[(str(entry.get("id")), _key(entry.get("version")))] = "still pending at the peer"
+    return out
+
+
+def _key(version: Any) -> str | None:
+    if not isinstance(version, str):
+        return None
+    try:
+        return compare_key(version)
+    except ValueError:
+        return version
+
+
+def _refetch(
+    store: Store, collection_id: str, access: Access, failed: Sequence[dict[str, Any]]
+) -> list[StoredVersion]:
+    rows: list[StoredVersion] = []
+    by_id: dict[str, list[str]] = {}
+    for f in failed:
+        by_id.setdefault(f["id"], []).append(f.get("version") or "")
+    for oid, versions in by_id.items():
+        exact = tuple(v for v in versions if v)
+        page = store.query(
+            Query(
+                collection_id=collection_id,
+                ids=(oid,),
+                versions=VersionFilter(last=False, exact=exact) if exact else ALL_VERSIONS,
+                spec_versions=SPEC_VERSIONS,
+                access=access,
+            )
+        )
+        rows.extend(page.rows)
+    return rows
