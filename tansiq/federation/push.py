@@ -22,8 +22,10 @@ from tansiq.federation.outbound import came_from, outbound_access
 from tansiq.federation.peers import Mapping, Peer, Registry
 from tansiq.federation.report import MappingResult
 from tansiq.stix.timestamps import compare_key
+from tansiq.storage.audit_chain import MAX_IDS_PER_ENTRY
 from tansiq.storage.base import (
     Access,
+    AuditEvent,
     Organisation,
     Query,
     Store,
@@ -68,6 +70,8 @@ def push(
         outcome = client.add_objects(remote.id, [orjson.loads(r.json) for r in rows])
         result.retried = len(rows)
         refused = _refused(outcome)
+        if rows:
+            store.append_audit([_sent(peer, org, collection.id, remote.id, rows, len(refused))])
         kept: list[dict[str, Any]] = []
         for key, entry in still.items():
             if key in refused or (key[0], None) in refused:
@@ -99,6 +103,7 @@ def push(
             result.objects += len(rows)
             result.added += len(outcome.successes)
             refused = _refused(outcome)
+            store.append_audit([_sent(peer, org, collection.id, remote.id, rows, len(refused))])
             if refused:
                 at = now_text()
                 for r in rows:
@@ -133,6 +138,28 @@ def push(
     cursor["caught_up"] = now_text()
     registry.save_cursor(peer, mapping, cursor)
     return result
+
+
+def _sent(
+    peer: Peer, org: Organisation, local: str, remote: str, rows: list[StoredVersion], refused: int
+) -> AuditEvent:
+    """What left the instance: one audit entry per page sent."""
+    return AuditEvent(
+        action="federation.push",
+        actor=f"peer:{peer.name}",
+        org_id=org.id,
+        collection_id=local,
+        detail={
+            "peer": peer.name,
+            "remote_collection": remote,
+            "sent": len(rows),
+            "refused": refused,
+            "first_added": rows[0].date_added,
+            "last_added": rows[-1].date_added,
+            "objects": [[r.id, r.version] for r in rows[:MAX_IDS_PER_ENTRY]],
+        },
+        at=now_text(),
+    )
 
 
 def _refused(outcome: PostOutcome) -> dict[tuple[str, str | None], str]:
