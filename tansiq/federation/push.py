@@ -67,20 +67,24 @@ def push(
     if failed:
         rows = _refetch(store, collection.id, access, failed)
         still = {(f["id"], _key(f.get("version"))): f for f in failed}
-        outcome = client.add_objects(remote.id, [orjson.loads(r.json) for r in rows])
-        result.retried = len(rows)
-        refused = _refused(outcome)
+        refused: dict[tuple[str, str | None], str] = {}
         if rows:
+            outcome = client.add_objects(remote.id, [orjson.loads(r.json) for r in rows])
+            refused = _refused(outcome)
             store.append_audit([_sent(peer, org, collection.id, remote.id, rows, len(refused))])
+        result.retried = len(rows)
+        sent = {(r.id, _key(r.version)) for r in rows}
+        sent_ids = {r.id for r in rows}
         kept: list[dict[str, Any]] = []
         for key, entry in still.items():
+            if key not in sent and key[0] not in sent_ids:
+                continue  # no longer readable by the peer (grant or marking changed)
             if key in refused or (key[0], None) in refused:
                 entry = dict(entry)
                 entry["attempts"] = int(entry.get("attempts", 1)) + 1
                 entry["message"] = refused.get(key) or refused.get((key[0], None))
                 entry["last"] = now_text()
                 kept.append(entry)
-        # versions no longer readable by the peer (grant or marking changed) are dropped
         registry.save_failures(peer, mapping, kept)
         failed = kept
 
