@@ -221,9 +221,12 @@ class Registry:
         return peer
 
     def reset(self, name: str, direction: Direction | None = None) -> int:
-        """Forget the cursors (everything is sent/fetched again; writes are idempotent)."""
+        """Forget the cursors (everything is sent/fetched again; writes are idempotent)
+        and the push failures (retried from scratch)."""
         self.get(name)
         prefix = f"cursor/{name}/" + (f"{direction}/" if direction else "")
+        if direction in (None, "push"):
+            self.store.delete_state(f"failed/{name}/")
         return self.store.delete_state(prefix)
 
     # ------------------------------------------------------------------ state

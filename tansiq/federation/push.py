@@ -36,6 +36,10 @@ from tansiq.storage.base import (
 ALL_VERSIONS = VersionFilter(first=False, last=False, all=True)
 SPEC_VERSIONS = ("2.0", "2.1")
 PAGE = 1000
+#: A version the peer refused this many times is no longer sent (it stays reported;
+#: ``tansiq peer reset`` sends everything again). Some servers (medallion) refuse a
+#: version they already hold, which would otherwise be retried for ever.
+MAX_ATTEMPTS = 10
 
 
 def push(
@@ -64,9 +68,11 @@ def push(
 
     # versions the peer refused earlier
     failed = registry.failures(peer, mapping)
-    if failed:
-        rows = _refetch(store, collection.id, access, failed)
-        still = {(f["id"], _key(f.get("version"))): f for f in failed}
+    retry = [f for f in failed if int(f.get("attempts", 1)) < MAX_ATTEMPTS]
+    if retry:
+        given_up = [f for f in failed if int(f.get("attempts", 1)) >= MAX_ATTEMPTS]
+        rows = _refetch(store, collection.id, access, retry)
+        still = {(f["id"], _key(f.get("version"))): f for f in retry}
         refused: dict[tuple[str, str | None], str] = {}
         if rows:
             outcome = client.add_objects(remote.id, [orjson.loads(r.json) for r in rows])
@@ -85,8 +91,8 @@ def push(
                 entry["message"] = refused.get(key) or refused.get((key[0], None))
                 entry["last"] = now_text()
                 kept.append(entry)
-        registry.save_failures(peer, mapping, kept)
-        failed = kept
+        failed = given_up + kept
+        registry.save_failures(peer, mapping, failed)
 
     cursor = registry.cursor(peer, mapping)
     position = tuple(cursor["after"]) if cursor.get("after") else None
@@ -110,7 +116,10 @@ def push(
             store.append_audit([_sent(peer, org, collection.id, remote.id, rows, len(refused))])
             if refused:
                 at = now_text()
+                known = {(f["id"], _key(f.get("version"))) for f in failed}
                 for r in rows:
+                    if (r.id, _key(r.version)) in known:
+                        continue
                     message = refused.get((r.id, _key(r.version))) or refused.get((r.id, None))
                     if message is not None:
                         failed.append(

@@ -11,6 +11,8 @@ asked), and never delays the other peers: each due peer runs in its own thread.
 from __future__ import annotations
 
 import logging
+import math
+import os
 import random
 import threading
 from collections.abc import Callable, Iterable
@@ -18,7 +20,7 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 
 from tansiq.clock import from_text, now_text, to_text, utc_now
-from tansiq.errors import NotFound, PeerError, TansiqError
+from tansiq.errors import ConfigurationError, NotFound, PeerError, TansiqError
 from tansiq.federation.client import Credentials, TaxiiClient
 from tansiq.federation.peers import Peer, Registry
 from tansiq.federation.pull import pull
@@ -30,6 +32,7 @@ from tansiq.storage.base import Store
 log = logging.getLogger("tansiq.federation")
 
 LEASE_SECONDS = 120.0
+LEASE_ENV = "TANSIQ_PEER_LEASE_SECONDS"  # overrides LEASE_SECONDS (faster takeover, tests)
 BACKOFF_BASE = 10.0  # seconds after the first failure
 BACKOFF_MAX = 3600.0
 
@@ -38,6 +41,21 @@ ClientFactory = Callable[[Peer, Credentials], TaxiiClient]
 
 def default_client(peer: Peer, credentials: Credentials) -> TaxiiClient:
     return TaxiiClient(peer.url, credentials, api_root=peer.api_root)
+
+
+def lease_seconds() -> float:
+    """How long a peer's lease outlives its last renewal: ``LEASE_SECONDS``, or the
+    environment's ``TANSIQ_PEER_LEASE_SECONDS``."""
+    text = os.environ.get(LEASE_ENV, "").strip()
+    if not text:
+        return LEASE_SECONDS
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not (math.isfinite(value) and value > 0):
+        raise ConfigurationError(f"{LEASE_ENV}='{text}' must be a positive number of seconds")
+    return value
 
 
 def backoff_delay(failures: int, retry_after: float | None = None) -> float:
@@ -142,6 +160,7 @@ class Scheduler:
         self.registry = registry
         self.client_factory = client_factory
         self.holder = holder or holder_id()
+        self.lease = lease_seconds()
         self.pool = ThreadPoolExecutor(max_workers=max_parallel, thread_name_prefix="peer")
         self.running: set[str] = set()
         self.lock = threading.Lock()
@@ -159,7 +178,7 @@ class Scheduler:
                     continue
                 if not force and not is_due(self.registry, name):
                     continue
-                if not self.store.try_lease(f"peer:{name}", self.holder, LEASE_SECONDS):
+                if not self.store.try_lease(f"peer:{name}", self.holder, self.lease):
                     continue
                 self.running.add(name)
             self.pool.submit(self._run, name)
@@ -175,7 +194,7 @@ class Scheduler:
         futures = {}
         reports: list[PeerReport] = []
         for name in wanted:
-            if not self.store.try_lease(f"peer:{name}", self.holder, LEASE_SECONDS):
+            if not self.store.try_lease(f"peer:{name}", self.holder, self.lease):
                 busy = PeerReport(peer=name, started=now_text(), finished=now_text())
                 busy.error = "another process is syncing this peer right now"
                 reports.append(busy)
@@ -192,7 +211,7 @@ class Scheduler:
         def heartbeat() -> None:
             if self.stopping.is_set():
                 raise LeaseLost(f"stopped while syncing peer '{name}'; it resumes from its cursor")
-            if not self.store.try_lease(f"peer:{name}", self.holder, LEASE_SECONDS):
+            if not self.store.try_lease(f"peer:{name}", self.holder, self.lease):
                 raise LeaseLost(f"lost the lease on peer '{name}' to another process")
 
         try:

@@ -46,6 +46,11 @@ def visible_sql(access: Access, t: str = "objects") -> str:
 def known_to_writer_sql(access: Access, t: str = "objects") -> str:
     """Versions a writer is considered to know about: the ones it may read, plus the ones
     it wrote itself (a write-only drop box still recognises its own re-posts). Never its
-    colleagues' versions it may not read: a write must not reveal them."""
+    colleagues' versions it may not read: a write must not reveal them. A sync account
+    also knows the versions received here from its own partner (a peer acting for its
+    organisation, or one of its sync accounts): re-sent by that partner, they are the same
+    versions, not new hidden ones (else each would be stored twice)."""
     own = f" OR {t}.writer_user_id = {int(access.user_id)}" if access.user_id is not None else ""
+    if access.sync and access.org_id is not None:
+        own += f" OR ({t}.peer IS NOT NULL AND {t}.writer_org_id = {int(access.org_id)})"
     return f"({visible_sql(access, t)}{own})"
