@@ -30,7 +30,6 @@ operator named explicitly: a discovery document that points at another server is
 
 from __future__ import annotations
 
-import base64
 import email.utils
 import logging
 import random
@@ -38,7 +37,6 @@ import re
 import time
 from collections import deque
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from types import TracebackType
 from typing import Any
@@ -49,6 +47,20 @@ import orjson
 
 from tansiq import __version__
 from tansiq.errors import PeerError
+from tansiq.federation.messages import (
+    Credentials,
+    ObjectsPage,
+    PostOutcome,
+    RemoteCollection,
+    check_collection,
+    check_collections,
+    check_discovery,
+    check_envelope,
+    check_object,
+    check_status,
+    describe,
+    to_collection,
+)
 
 TAXII_21 = "application/taxii+json;version=2.1"
 USER_AGENT = f"tansiq/{__version__}"
@@ -72,97 +84,14 @@ _SPACES = re.compile(r"\s+")
 
 log = logging.getLogger(__name__)
 
-
-# --------------------------------------------------------------------------- values
-
-
-@dataclass(frozen=True, repr=False)
-class Credentials:
-    """How to authenticate to a peer: a Bearer ``token``, or HTTP Basic ``user``/``password``.
-
-    ``repr``/``str`` never show the token or the password.
-    """
-
-    token: str | None = None  # Bearer
-    user: str | None = None  # Basic
-    password: str | None = None
-
-    def __post_init__(self) -> None:
-        if self.token is not None and (self.user is not None or self.password is not None):
-            raise PeerError(
-                "peer credentials: give either a token or a user and password, not both",
-                transient=False,
-            )
-        if self.password is not None and self.user is None:
-            raise PeerError("peer credentials: a password needs a user name", transient=False)
-
-    def __repr__(self) -> str:
-        parts: list[str] = []
-        if self.token is not None:
-            parts.append("token=<hidden>")
-        if self.user is not None:
-            parts.append(f"user={self.user!r}")
-        if self.password is not None:
-            parts.append("password=<hidden>")
-        return f"Credentials({', '.join(parts)})"
-
-    __str__ = __repr__
-
-    def authorization(self) -> str | None:
-        """The value of the Authorization header, or None for anonymous access."""
-        if self.token is not None:
-            return f"Bearer {self.token}"
-        if self.user is not None:
-            pair = f"{self.user}:{self.password or ''}".encode()
-            return "Basic " + base64.b64encode(pair).decode("ascii")
-        return None
-
-    def secrets(self) -> tuple[str, ...]:
-        """Strings that must never appear in a message (masked if a server echoes them)."""
-        values: list[str] = []
-        if self.token:
-            values.append(self.token)
-        if self.password:
-            values.append(self.password)
-        header = self.authorization()
-        if header:
-            values.append(header.split(" ", 1)[1])
-        return tuple(v for v in values if len(v) >= 3)
-
-
-@dataclass(frozen=True)
-class RemoteCollection:
-    id: str
-    title: str
-    alias: str | None
-    can_read: bool
-    can_write: bool
-    media_types: tuple[str, ...]
-
-
-@dataclass(frozen=True)
-class ObjectsPage:
-    objects: list[dict[str, Any]]
-    more: bool
-    next: str | None
-    date_added_first: str | None  # X-TAXII-Date-Added-First
-    date_added_last: str | None  # X-TAXII-Date-Added-Last
-
-
-@dataclass(frozen=True)
-class PostOutcome:
-    """The merged outcome of one ``add_objects`` call (one or more envelopes).
-
-    ``status_id`` is the status id of the last envelope posted; ``total_count`` the number
-    of objects given. Each entry of ``successes``/``failures``/``pendings`` is a TAXII
-    status-details dictionary: ``id``, ``version`` and, when known, ``message``.
-    """
-
-    status_id: str | None
-    total_count: int
-    successes: list[dict[str, Any]]
-    failures: list[dict[str, Any]]  # includes objects never sent (too large)
-    pendings: list[dict[str, Any]]  # only when a status never completed within poll_timeout
+__all__ = [
+    "Credentials",
+    "ObjectsPage",
+    "PostOutcome",
+    "RemoteCollection",
+    "TaxiiClient",
+    "parse_retry_after",
+]
 
 
 class _Refused(PeerError):
@@ -251,102 +180,6 @@ def _envelope_body(raws: Sequence[bytes]) -> bytes:
     return _ENVELOPE_HEAD + b",".join(raws) + _ENVELOPE_TAIL
 
 
-# Validators of 2xx bodies: None when fine, else what is wrong (a transient fault: a
-# proxy cutting a body short, a server answering with an HTML page, ...).
-
-
-def _check_discovery(data: Any) -> str | None:
-    if not isinstance(data, dict):
-        return "not a JSON object"
-    roots = data.get("api_roots")
-    if roots is not None and not (
-        isinstance(roots, list) and all(isinstance(r, str) for r in roots)
-    ):
-        return "'api_roots' is not a list of URLs"
-    if data.get("default") is not None and not isinstance(data.get("default"), str):
-        return "'default' is not a URL"
-    return None
-
-
-def _check_object(data: Any) -> str | None:
-    return None if isinstance(data, dict) else "not a JSON object"
-
-
-def _check_collections(data: Any) -> str | None:
-    if not isinstance(data, dict):
-        return "not a JSON object"
-    items = data.get("collections", [])
-    if not isinstance(items, list):
-        return "'collections' is not a list"
-    for item in items:
-        problem = _check_collection(item)
-        if problem:
-            return problem
-    return None
-
-
-def _check_collection(data: Any) -> str | None:
-    if not isinstance(data, dict):
-        return "a collection is not a JSON object"
-    if not isinstance(data.get("id"), str) or not data["id"]:
-        return "a collection has no 'id'"
-    return None
-
-
-def _check_envelope(data: Any) -> str | None:
-    if not isinstance(data, dict):
-        return "not a JSON object"
-    objects = data.get("objects", [])
-    if not isinstance(objects, list) or not all(isinstance(o, dict) for o in objects):
-        return "'objects' is not a list of JSON objects"
-    if not isinstance(data.get("more", False), bool):
-        return "'more' is not a boolean"
-    if data.get("next") is not None and not isinstance(data["next"], str | int):
-        return "'next' is not a string"
-    return None
-
-
-def _check_status(data: Any) -> str | None:
-    if not isinstance(data, dict):
-        return "not a JSON object"
-    if data.get("status") not in ("complete", "pending"):
-        return "'status' is neither 'complete' nor 'pending'"
-    for key in ("successes", "failures", "pendings"):
-        value = data.get(key, [])
-        if not isinstance(value, list):
-            return f"'{key}' is not a list"
-    return None
-
-
-def _to_collection(data: dict[str, Any]) -> RemoteCollection:
-    media = data.get("media_types")
-    if isinstance(media, list) and all(isinstance(m, str) for m in media):
-        media_types = tuple(media)
-    else:
-        media_types = ("application/stix+json",)  # section 5.2.1: the meaning of absence
-    title = data.get("title")
-    alias = data.get("alias")
-    return RemoteCollection(
-        id=data["id"],
-        title=title if isinstance(title, str) else data["id"],
-        alias=alias if isinstance(alias, str) and alias else None,
-        can_read=data.get("can_read") is True,
-        can_write=data.get("can_write") is True,
-        media_types=media_types,
-    )
-
-
-def _describe(collections: Sequence[RemoteCollection], shown: int = 20) -> str:
-    if not collections:
-        return "none visible with these credentials"
-    parts = []
-    for c in collections[:shown]:
-        alias = f", alias '{c.alias}'" if c.alias else ""
-        parts.append(f"{c.id} ('{c.title}'{alias})")
-    more = len(collections) - shown
-    return "; ".join(parts) + (f"; and {more} more" if more > 0 else "")
-
-
 # --------------------------------------------------------------------------- the client
 
 
@@ -422,7 +255,7 @@ class TaxiiClient:
 
     def discover(self) -> dict[str, Any]:
         """The discovery resource (section 4.1)."""
-        data: dict[str, Any] = self._call("GET", self._discovery_url, _check_discovery)[0]
+        data: dict[str, Any] = self._call("GET", self._discovery_url, check_discovery)[0]
         return data
 
     def api_root_url(self) -> str:
@@ -435,7 +268,7 @@ class TaxiiClient:
         """The API root resource (section 4.2), fetched once."""
         if self._root_info is None:
             url = self.api_root_url()
-            info: dict[str, Any] = self._call("GET", url, _check_object)[0]
+            info: dict[str, Any] = self._call("GET", url, check_object)[0]
             versions = info.get("versions")
             if isinstance(versions, list) and versions:
                 spoken = {_SPACES.sub("", str(v)).lower() for v in versions}
@@ -459,8 +292,8 @@ class TaxiiClient:
 
     def collections(self) -> list[RemoteCollection]:
         url = self.api_root_url() + "collections/"
-        data = self._call("GET", url, _check_collections)[0]
-        return [_to_collection(item) for item in data.get("collections", [])]
+        data = self._call("GET", url, check_collections)[0]
+        return [to_collection(item) for item in data.get("collections", [])]
 
     def resolve_collection(self, ref: str) -> RemoteCollection:
         """The collection whose id, else alias, else title is ``ref``."""
@@ -472,22 +305,22 @@ class TaxiiClient:
             if len(matches) > 1:
                 raise PeerError(
                     f"{len(matches)} collections of {self._display(self.api_root_url())} have "
-                    f"the {attribute} '{ref}'; name one by id: {_describe(matches)}",
+                    f"the {attribute} '{ref}'; name one by id: {describe(matches)}",
                     transient=False,
                 )
         # a collection a server does not list (write-only, say) may still answer by id
         if ref and "/" not in ref and ref not in (".", ".."):
             url = f"{self.api_root_url()}collections/{quote(ref, safe='')}/"
             try:
-                data = self._call("GET", url, _check_collection)[0]
+                data = self._call("GET", url, check_collection)[0]
             except PeerError as exc:
                 if exc.transient or exc.status not in (403, 404):
                     raise
             else:
-                return _to_collection(data)
+                return to_collection(data)
         raise PeerError(
             f"no collection '{ref}' on {self._display(self.api_root_url())}; "
-            f"available: {_describe(found)}",
+            f"available: {describe(found)}",
             transient=False,
         )
 
@@ -512,7 +345,7 @@ class TaxiiClient:
         if next:
             params.append(("next", next))
         url = self._objects_url(collection_id)
-        data, response = self._call("GET", url, _check_envelope, params=params)
+        data, response = self._call("GET", url, check_envelope, params=params)
         nxt = data.get("next")
         return ObjectsPage(
             objects=data.get("objects", []),
@@ -614,7 +447,7 @@ class TaxiiClient:
             chunk = queue.popleft()
             body = _envelope_body([raw for _, raw in chunk])
             try:
-                status = self._call("POST", url, _check_status, body=body)[0]
+                status = self._call("POST", url, check_status, body=body)[0]
             except _Refused as exc:
                 if exc.status not in _SPLIT_ON:
                     raise
@@ -666,7 +499,7 @@ class TaxiiClient:
             interval = min(interval * 1.5, max(self._poll_interval, self._max_backoff))
             url = f"{self.api_root_url()}status/{quote(status_id, safe='')}/"
             try:
-                status = self._call("GET", url, _check_status)[0]
+                status = self._call("GET", url, check_status)[0]
             except _Refused as exc:
                 if exc.status == 404:  # expired or forgotten: the outcome stays unknown
                     break

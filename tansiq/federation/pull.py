@@ -12,8 +12,11 @@ date_added) are not skipped.
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Callable
 from datetime import timedelta
+
+import orjson
 
 from tansiq.clock import now_text
 from tansiq.federation.client import TaxiiClient
@@ -29,6 +32,15 @@ def _before(text: str) -> str:
         return format_timestamp(parse_timestamp(text) - timedelta(microseconds=1))
     except ValueError:
         return text
+
+
+def _digest(raw: object) -> str:
+    """Fingerprint of an object as the peer sent it."""
+    try:
+        data = orjson.dumps(raw, option=orjson.OPT_SORT_KEYS)
+    except (orjson.JSONEncodeError, TypeError):
+        data = repr(raw).encode()
+    return hashlib.sha256(data).hexdigest()[:32]
 
 
 def _later(candidate: str | None, current: str | None) -> bool:
@@ -76,16 +88,32 @@ def pull(
             mapping.local, valid, writer=writer, peer=peer.name, access=None, audit=audit
         )
         result.count(written)
-        result.count(bad)
         result.objects += len(page.objects)
         result.pages += 1
         if bad:
+            # an invalid object already rejected (the page at the cursor's instant is asked
+            # again on purpose) is not reported twice: like a valid one, it is "unchanged"
+            seen = {e.get("digest") for e in registry.rejected(peer, mapping)["recent"]}
             at = now_text()
-            registry.add_rejected(
-                peer,
-                mapping,
-                [{"at": at, "id": b.id, "version": b.version, "reason": b.message} for b in bad],
-            )
+            fresh = []
+            for b in bad:
+                digest = _digest(page.objects[b.index])
+                if digest in seen:
+                    result.unchanged += 1
+                    continue
+                seen.add(digest)
+                result.count([b])
+                fresh.append(
+                    {
+                        "at": at,
+                        "id": b.id,
+                        "version": b.version,
+                        "reason": b.message,
+                        "digest": digest,
+                    }
+                )
+            if fresh:
+                registry.add_rejected(peer, mapping, fresh)
         if _later(page.date_added_last, start):
             start = page.date_added_last
         cursor.update(

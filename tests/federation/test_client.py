@@ -890,7 +890,7 @@ def test_a_200_that_is_not_the_expected_resource_is_retried() -> None:
     peer.faults.extend(taxii({"objects": "nope"}) for _ in range(2))
     with fake_client(peer, retries=1) as client:
         client._root_url = ROOT
-        with pytest.raises(PeerError, match="'objects' is not a list of JSON objects") as caught:
+        with pytest.raises(PeerError, match="'objects' is not a list") as caught:
             client.get_objects(COLL)
     assert caught.value.transient
 
