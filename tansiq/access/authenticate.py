@@ -1,4 +1,5 @@
-"""Turn an ``Authorization`` header into a Principal (HTTP Basic or Bearer token)."""
+"""Turn an ``Authorization`` header into a Principal (HTTP Basic, or a token as
+``Bearer`` or ``Token``)."""
 
 from __future__ import annotations
 
@@ -46,7 +47,8 @@ class Authenticator:
         scheme, _, value = authorization.partition(" ")
         scheme = scheme.lower()
         value = value.strip()
-        if scheme == "bearer" and value:
+        # "Token" is what OASIS's taxii2-client (TokenAuth) sends
+        if scheme in ("bearer", "token") and value:
             return self._bearer(value)
         if scheme == "basic" and value:
             return self._basic(value)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import sys
 import time
+from collections.abc import Iterable
 from typing import Any
 
 import click
@@ -48,6 +49,24 @@ def _credentials(token_stdin: bool, user: str | None, password_stdin: bool) -> C
     return None
 
 
+def _due_now(registry: Registry, name: str) -> None:
+    """After an operator change (mapping, URL, credentials) the scheduler of a running
+    ``serve`` syncs the peer at its next tick, not after its interval or backoff."""
+    status = registry.status(name)
+    if status.get("next_attempt"):
+        status["next_attempt"] = None
+        registry.save_status(name, status)
+
+
+def _local_names(ctx: Context, mappings: Iterable[Mapping]) -> dict[str, str]:
+    """Local collection id -> its alias (else title) for messages."""
+    out = {}
+    for m in mappings:
+        coll = ctx.store().get_collection(m.local)
+        out[m.local] = (coll.alias or coll.title) if coll else m.local
+    return out
+
+
 def _pair(text: str, option: str) -> tuple[str, str]:
     left, sep, right = text.partition(":")
     if not sep or not left or not right:
@@ -59,6 +78,8 @@ def _pair(text: str, option: str) -> tuple[str, str]:
 @click.group()
 def peer() -> None:
     """Partner TAXII 2.1 servers this instance pulls from and pushes to."""
+    # errors end in one line; not the client's retry warnings before it (peer check, map)
+    logging.getLogger("tansiq.federation").addHandler(logging.NullHandler())
 
 
 @peer.command("add")
@@ -128,6 +149,7 @@ def peer_set(
     p = _registry(ctx).update(
         name, url=url, api_root=api_root, interval=interval, credentials=credentials
     )
+    _due_now(_registry(ctx), name)
     _audit(ctx, "peer.set", peer=name, credentials_changed=credentials is not None)
     emit(as_json, p.public(), f"peer '{name}' updated")
 
@@ -211,10 +233,17 @@ def peer_map(
     for m in mappings:
         p = registry.add_mapping(name, m)
         _audit(ctx, "peer.map", peer=name, **m.as_dict())
+    _due_now(registry, name)
+    local = _local_names(ctx, mappings)
     emit(
         as_json,
         p.public(),
-        "\n".join(f"{name}: {m.direction} {m.path}" for m in mappings),
+        "\n".join(
+            f"{name}: pull {m.remote} (on the peer) -> {local[m.local]} (here)"
+            if m.direction == "pull"
+            else f"{name}: push {local[m.local]} (here) -> {m.remote} (on the peer)"
+            for m in mappings
+        ),
     )
 
 
@@ -336,17 +365,21 @@ def peer_remove(ctx: Context, name: str, as_json: bool) -> None:
     emit(as_json, {"peer": name, "removed": True}, f"peer '{name}' removed")
 
 
-def _report_text(r: PeerReport) -> str:
+def _report_text(r: PeerReport, local: dict[str, str] | None = None) -> str:
     lines = []
     for m in r.mappings:
-        where = f"{m.remote} -> {m.local}" if m.direction == "pull" else f"{m.local} -> {m.remote}"
+        here = (local or {}).get(m.local, m.local)
+        where = f"{m.remote} -> {here}" if m.direction == "pull" else f"{here} -> {m.remote}"
         if m.error:
             lines.append(f"{r.peer}: {m.direction} {where}: failed: {m.error}")
             continue
-        text = (
-            f"{r.peer}: {m.direction} {where}: {m.objects} versions, {m.added} added, "
-            f"{m.unchanged} unchanged"
-        )
+        if m.direction == "pull":
+            text = (
+                f"{r.peer}: pull {where}: {m.objects} versions, {m.added} added, "
+                f"{m.unchanged} unchanged"
+            )
+        else:  # a TAXII status does not tell new from already-stored versions
+            text = f"{r.peer}: push {where}: {m.objects} versions sent, {m.added} accepted"
         if m.invalid:
             text += f", {m.invalid} invalid (rejected)"
         if m.conflicts:
@@ -362,29 +395,41 @@ def _report_text(r: PeerReport) -> str:
 @click.command("sync")
 @click.argument("name", required=False)
 @click.option("--once", is_flag=True, help="Sync now, once, and exit (else run as a daemon).")
+@click.option(
+    "--wait",
+    default=60.0,
+    show_default=True,
+    type=click.FloatRange(0),
+    help="With --once: seconds to wait for a sync another process is running.",
+)
 @click.option("--tick", default=2.0, show_default=True, type=float, hidden=True)
 @json_option
 @pass_ctx
 @friendly
-def sync(ctx: Context, name: str | None, once: bool, tick: float, as_json: bool) -> None:
+def sync(
+    ctx: Context, name: str | None, once: bool, wait: float, tick: float, as_json: bool
+) -> None:
     """Sync peers: every mapping of NAME (or of every peer) pulled, then pushed."""
     store = ctx.store()
     registry = _registry(ctx)
     names = [name] if name else None
+    local = _local_names(ctx, [m for p in registry.peers() for m in p.mappings])
     scheduler = Scheduler(store, registry)
     try:
         if once:
-            reports = scheduler.run_once(names)
+            # the reports say it all: no second copy of each error from the library's log
+            logging.getLogger("tansiq.federation").addHandler(logging.NullHandler())
+            reports = scheduler.run_once(names, wait=wait)
             if as_json:
                 emit(True, {"reports": [r.as_dict() for r in reports]}, "")
             else:
                 for r in reports:
-                    click.echo(_report_text(r), err=not r.ok)
+                    click.echo(_report_text(r, local), err=not r.ok)
             if not all(r.ok for r in reports):
                 raise click.exceptions.Exit(1)
             return
         logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
-        scheduler.on_report = lambda r: click.echo(_report_text(r), err=not r.ok)
+        scheduler.on_report = lambda r: click.echo(_report_text(r, local), err=not r.ok)
         click.echo("syncing due peers; Ctrl-C stops after the current pages", err=True)
         while True:
             scheduler.tick(names)

@@ -119,7 +119,8 @@ def pull(
         cursor.update(
             added_after=start,
             remote_id=remote.id,
-            objects=int(cursor.get("objects", 0)) + len(page.objects),
+            # new versions stored (what a resumed page fetches again is not counted)
+            objects=int(cursor.get("objects", 0)) + sum(r.outcome == "added" for r in written),
         )
         registry.save_cursor(peer, mapping, cursor)
         heartbeat()

@@ -188,7 +188,7 @@ def _refused(outcome: PostOutcome) -> dict[tuple[str, str | None], str]:
 
 
 def _key(version: Any) -> str | None:
-    if not isinstance(version, str):
+    if not isinstance(version, str) or not version:  # no version named: match by id
         return None
     try:
         return compare_key(version)

@@ -15,6 +15,7 @@ import math
 import os
 import random
 import threading
+import time
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
@@ -185,16 +186,24 @@ class Scheduler:
             started.append(name)
         return started
 
-    def run_once(self, names: Iterable[str] | None = None) -> list[PeerReport]:
-        """Sync each named peer (every peer when None) now and wait for the reports;
-        peers another process is syncing are reported as such."""
+    def run_once(
+        self, names: Iterable[str] | None = None, *, wait: float = 0.0
+    ) -> list[PeerReport]:
+        """Sync each named peer (every peer when None) now and wait for the reports.
+        A peer another process is syncing is waited for up to ``wait`` seconds (its sync
+        ends, then this one runs), else reported as busy."""
         wanted = list(names) if names is not None else [p.name for p in self.registry.peers()]
         for name in wanted:
             self.registry.get(name)  # NotFound before anything starts
         futures = {}
         reports: list[PeerReport] = []
+        deadline = time.monotonic() + wait
         for name in wanted:
-            if not self.store.try_lease(f"peer:{name}", self.holder, self.lease):
+            while not (
+                leased := self.store.try_lease(f"peer:{name}", self.holder, self.lease)
+            ) and (time.monotonic() < deadline):
+                time.sleep(0.25)
+            if not leased:
                 busy = PeerReport(peer=name, started=now_text(), finished=now_text())
                 busy.error = "another process is syncing this peer right now"
                 reports.append(busy)

@@ -14,17 +14,17 @@ import uuid
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import httpx
 import orjson
 
 from tansiq.access import admin
 from tansiq.federation.client import Credentials, TaxiiClient
-from tansiq.federation.peers import Mapping, Registry
+from tansiq.federation.peers import Mapping, Peer, Registry
+from tansiq.federation.report import PeerReport
 from tansiq.federation.secrets import SecretBox
 from tansiq.federation.sync import Scheduler
-from tansiq.federation.report import PeerReport
 from tansiq.ingest.bundle import write_objects
 from tansiq.stix.markings import TLP2_BY_NAME
 from tansiq.storage.base import Store
@@ -165,3 +165,137 @@ def raw_get(url: str, token: str, **params: str) -> httpx.Response:
 
 def dumps(obj: Any) -> bytes:
     return orjson.dumps(obj, option=orjson.OPT_SORT_KEYS)
+
+
+# --------------------------------------------------------------------------- topologies
+# Helpers for the chain, triangle, medallion and invalid-peer tests.
+
+
+def add_collection(agency: Agency, alias: str, members: list[str]) -> str:
+    """A collection on ``agency`` that the organisations of ``members`` (agency names,
+    its own included when wanted) may read and write; returns its id."""
+    orgs = [org_of(m) for m in members]
+    return admin.add_collection(agency.store, alias.title(), alias=alias, read=orgs, write=orgs).id
+
+
+def write_to(agency: Agency, collection_id: str, objects: list[dict[str, Any]]) -> None:
+    principal = admin.principal(agency.store, agency.analyst)
+    results = write_objects(agency.store, collection_id, principal, objects)
+    bad = [r for r in results if not r.ok]
+    assert not bad, bad
+
+
+def versions_in(agency: Agency, collection_id: str) -> Counter[tuple[str, str]]:
+    return Counter((v.id, v.version) for v in agency.store.iter_versions(collection_id))
+
+
+def map_collection(
+    agency: Agency, partner: str, direction: Literal["pull", "push"], remote: str, local: str
+) -> None:
+    """Map a collection without asking the peer (the CLI's --no-check)."""
+    agency.registry.add_mapping(partner, Mapping(direction, remote, local))
+
+
+def revoke(obj: dict[str, Any], modified: str) -> dict[str, Any]:
+    """A new version of ``obj`` that revokes it."""
+    out = new_version(obj, modified)
+    out["revoked"] = True
+    return out
+
+
+def vkey(obj: dict[str, Any]) -> tuple[str, str]:
+    """(id, version) of an object as written."""
+    return obj["id"], obj["modified"]
+
+
+@dataclass
+class Post:
+    """One envelope an agency POSTed to a peer while syncing."""
+
+    sender: str
+    peer: str
+    url: str
+    objects: list[dict[str, Any]]
+
+    @property
+    def keys(self) -> set[tuple[str, str]]:
+        return {(o["id"], o["modified"]) for o in self.objects}
+
+
+class _RecordingTransport(httpx.BaseTransport):
+    """Real HTTP, with every POSTed envelope noted in ``posts``."""
+
+    def __init__(self, sender: str, peer: str, posts: list[Post]) -> None:
+        self.inner = httpx.HTTPTransport()
+        self.sender = sender
+        self.peer = peer
+        self.posts = posts
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        if request.method == "POST":
+            envelope = orjson.loads(request.read())
+            self.posts.append(
+                Post(self.sender, self.peer, str(request.url), list(envelope.get("objects", [])))
+            )
+        return self.inner.handle_request(request)
+
+    def close(self) -> None:
+        self.inner.close()
+
+
+def sync_recorded(agency: Agency, posts: list[Post], *names: str) -> list[PeerReport]:
+    """``agency.sync(*names)``, noting in ``posts`` every envelope it POSTs to a peer."""
+
+    def factory(peer: Peer, credentials: Credentials) -> TaxiiClient:
+        transport = _RecordingTransport(agency.name, peer.name, posts)
+        return TaxiiClient(peer.url, credentials, api_root=peer.api_root, transport=transport)
+
+    scheduler = Scheduler(agency.store, agency.registry, client_factory=factory)
+    try:
+        return scheduler.run_once(list(names) or None)
+    finally:
+        scheduler.close()
+
+
+def moved(reports: list[PeerReport]) -> tuple[int, int]:
+    """(versions added on our side by pulls, versions offered to peers by pushes)."""
+    added = sum(m.added for r in reports for m in r.mappings if m.direction == "pull")
+    offered = sum(m.objects for r in reports for m in r.mappings if m.direction == "push")
+    return added, offered
+
+
+MARKS: list[str | None] = ["CLEAR", "GREEN", "AMBER", "AMBER+STRICT", "RED", None]
+ONE_HOP: set[str | None] = {"AMBER", "AMBER+STRICT", None}  # unmarked = default TLP:AMBER
+TRAVELS: set[str | None] = {"CLEAR", "GREEN"}
+NOT_RED: set[str | None] = ONE_HOP | TRAVELS
+ALL_MARKS: set[str | None] = set(MARKS)
+
+
+def sample(label: str) -> tuple[dict[str | None, dict[str, Any]], list[dict[str, Any]]]:
+    """One indicator per marking (None: unmarked), and later versions of three of them:
+    a revised GREEN, a revoked CLEAR and a revoked AMBER."""
+    first = {m: indicator(label, m) for m in MARKS}
+    later = [
+        new_version(first["GREEN"], "2026-02-01T00:00:00.000Z"),
+        revoke(first["CLEAR"], "2026-02-02T00:00:00.000Z"),
+        revoke(first["AMBER"], "2026-02-03T00:00:00.000Z"),
+    ]
+    return first, later
+
+
+def marking_of(obj: dict[str, Any]) -> str | None:
+    """The TLP name of an object written by these tests (None: unmarked)."""
+    names = {v: k for k, v in TLP.items()}
+    refs = obj.get("object_marking_refs") or [None]
+    return names.get(refs[0])
+
+
+def keys_of(objects: list[dict[str, Any]], marks: set[str | None]) -> Counter[tuple[str, str]]:
+    """Each version of ``objects`` whose marking is in ``marks``, once."""
+    return Counter(vkey(o) for o in objects if marking_of(o) in marks)
+
+
+def from_partner(provenance: str | None, partner: str) -> bool:
+    """Whether a version's provenance says it came from ``partner`` (pulled from it, or
+    pushed by its sync account)."""
+    return provenance in (partner, f"sync:sync-{partner}")
