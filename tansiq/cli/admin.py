@@ -10,6 +10,7 @@ from tansiq.access import admin as lib
 from tansiq.access.audit import operator_event
 from tansiq.cli.common import Context, emit, friendly, json_option, pass_ctx
 from tansiq.errors import InvalidInput
+from tansiq.storage import display_url
 
 
 @click.command()
@@ -23,8 +24,8 @@ def init(ctx: Context, as_json: bool) -> None:
     lib.ensure_api_root(store)
     emit(
         as_json,
-        {"database": ctx.database, "applied_migrations": applied},
-        f"database {ctx.database} ready"
+        {"database": display_url(ctx.database), "applied_migrations": applied},
+        f"database {display_url(ctx.database)} ready"
         + (f" (applied {', '.join(applied)})" if applied else " (already up to date)"),
     )
 

@@ -15,7 +15,7 @@ import click
 
 from tansiq.cli.common import Context, emit, friendly, json_option, pass_ctx
 from tansiq.errors import ConfigurationError, InvalidInput
-from tansiq.storage import open_store
+from tansiq.storage import display_url, open_store
 from tansiq.storage.copy import copy_instance
 
 
@@ -53,9 +53,10 @@ def db_copy(ctx: Context, source_url: str, target_url: str, as_json: bool) -> No
         click.echo("", err=True)
     emit(
         as_json,
-        {"from": source_url, "to": target_url, "rows": counts},
+        {"from": display_url(source_url), "to": display_url(target_url), "rows": counts},
         f"copied {sum(counts.values()):,} rows ({counts.get('objects', 0):,} object versions, "
-        f"{counts.get('audit', 0):,} audit entries) from {source_url} to {target_url}",
+        f"{counts.get('audit', 0):,} audit entries) from {display_url(source_url)} to "
+        f"{display_url(target_url)}",
     )
 
 

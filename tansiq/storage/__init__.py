@@ -16,6 +16,22 @@ def database_url(explicit: str | None = None) -> str:
     return explicit or os.environ.get("TANSIQ_DATABASE") or DEFAULT_DATABASE
 
 
+def display_url(url: str) -> str:
+    """``url`` safe to print or log: a PostgreSQL password is replaced by ``***``."""
+    if not url.startswith(("postgresql://", "postgres://")):
+        return url
+    from urllib.parse import urlsplit, urlunsplit
+
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    host = parts.hostname or ""
+    if parts.port is not None:
+        host = f"{host}:{parts.port}"
+    netloc = f"{parts.username or ''}:***@{host}"
+    return urlunsplit(parts._replace(netloc=netloc))
+
+
 def open_store(url: str | None = None, *, create: bool = True) -> Store:
     """Open the store a URL or file path names (a file path means SQLite)."""
     target = database_url(url)
@@ -30,4 +46,4 @@ def open_store(url: str | None = None, *, create: bool = True) -> Store:
     return SQLiteStore(target, create=create)
 
 
-__all__ = ["DEFAULT_DATABASE", "Store", "database_url", "open_store"]
+__all__ = ["DEFAULT_DATABASE", "Store", "database_url", "display_url", "open_store"]

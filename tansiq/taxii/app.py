@@ -23,7 +23,7 @@ from tansiq.federation.secrets import SecretBox, key_path
 from tansiq.federation.sync import Scheduler
 from tansiq.jobs import DEFAULT_JOBS, JobRunner
 from tansiq.storage.base import Store
-from tansiq.taxii import collections, discovery, manifest, objects, openapi
+from tansiq.taxii import collections, discovery, health, manifest, objects, openapi
 from tansiq.taxii.context import Services, error_response, taxii_response
 from tansiq.taxii.settings import Settings
 
@@ -34,6 +34,7 @@ JOBS_TICK_SECONDS = 30.0
 ROUTES = [
     Route("/taxii2/", discovery.discovery, methods=["GET"]),
     Route("/openapi.json", openapi.openapi_document, methods=["GET"]),
+    Route("/healthz", health.healthz, methods=["GET"]),
     Route("/{api_root}/", discovery.api_root_information, methods=["GET"]),
     Route("/{api_root}/status/{status_id}/", objects.get_status, methods=["GET"]),
     Route("/{api_root}/collections/", collections.list_collections, methods=["GET"]),
