@@ -106,10 +106,19 @@ class Agency:
         self.store.close()
 
 
-def build_agency(tmp_path: Path, name: str, partners: list[str]) -> Agency:
+def build_agency(
+    tmp_path: Path, name: str, partners: list[str], *, database: str | None = None
+) -> Agency:
+    """``database``: a PostgreSQL URL (an empty database) instead of a SQLite file."""
     folder = tmp_path / name
     folder.mkdir(parents=True, exist_ok=True)
-    store = SQLiteStore(folder / "tansiq.db")
+    store: Store
+    if database is not None:
+        from tansiq.storage.postgres import PostgresStore
+
+        store = PostgresStore(database)
+    else:
+        store = SQLiteStore(folder / "tansiq.db")
     store.migrate()
     admin.ensure_api_root(store)
     orgs = [org_of(name), *(org_of(p) for p in partners)]
