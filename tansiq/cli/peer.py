@@ -49,15 +49,6 @@ def _credentials(token_stdin: bool, user: str | None, password_stdin: bool) -> C
     return None
 
 
-def _due_now(registry: Registry, name: str) -> None:
-    """After an operator change (mapping, URL, credentials) the scheduler of a running
-    ``serve`` syncs the peer at its next tick, not after its interval or backoff."""
-    status = registry.status(name)
-    if status.get("next_attempt"):
-        status["next_attempt"] = None
-        registry.save_status(name, status)
-
-
 def _local_names(ctx: Context, mappings: Iterable[Mapping]) -> dict[str, str]:
     """Local collection id -> its alias (else title) for messages."""
     out = {}
@@ -149,7 +140,7 @@ def peer_set(
     p = _registry(ctx).update(
         name, url=url, api_root=api_root, interval=interval, credentials=credentials
     )
-    _due_now(_registry(ctx), name)
+    _registry(ctx).make_due(name)
     _audit(ctx, "peer.set", peer=name, credentials_changed=credentials is not None)
     emit(as_json, p.public(), f"peer '{name}' updated")
 
@@ -233,7 +224,7 @@ def peer_map(
     for m in mappings:
         p = registry.add_mapping(name, m)
         _audit(ctx, "peer.map", peer=name, **m.as_dict())
-    _due_now(registry, name)
+    registry.make_due(name)
     local = _local_names(ctx, mappings)
     emit(
         as_json,

@@ -262,6 +262,14 @@ class Registry:
     def save_status(self, name: str, status: dict[str, Any]) -> None:
         self._put(f"status/{name}", status)
 
+    def make_due(self, name: str) -> None:
+        """After an operator change (mapping, URL, credentials) the scheduler of a running
+        ``serve`` syncs the peer at its next tick, not after its interval or backoff."""
+        status = self.status(name)
+        if status.get("next_attempt"):
+            status["next_attempt"] = None
+            self.save_status(name, status)
+
     # ------------------------------------------------------------------ helpers
 
     def _seal(self, credentials: Credentials) -> str:
