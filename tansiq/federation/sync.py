@@ -88,8 +88,14 @@ def sync_peer(
             raise NotFound(f"organisation '{peer.org}' of peer '{name}' no longer exists")
         credentials = registry.credentials(peer)
         with client_factory(peer, credentials) as client:
+            unavailable: str | None = None  # the peer itself failed: skip what is left
             for mapping in [*peer.pulls, *peer.pushes]:
                 step = pull if mapping.direction == "pull" else push
+                if unavailable is not None:
+                    skipped = MappingResult.of(mapping)
+                    skipped.error = f"skipped: {unavailable}"
+                    report.mappings.append(skipped)
+                    continue
                 try:
                     report.mappings.append(
                         step(store, client, registry, peer, mapping, org, heartbeat=heartbeat)
@@ -100,8 +106,11 @@ def sync_peer(
                     failed = MappingResult.of(mapping)
                     failed.error = str(exc)
                     report.mappings.append(failed)
-                    if isinstance(exc, PeerError) and exc.retry_after:
-                        retry_after = max(retry_after or 0.0, exc.retry_after)
+                    if isinstance(exc, PeerError):
+                        if exc.retry_after:
+                            retry_after = max(retry_after or 0.0, exc.retry_after)
+                        if exc.transient:  # unreachable, 5xx, 429: the other mappings too
+                            unavailable = "the peer failed on an earlier mapping"
                     log.warning("peer %s: %s %s: %s", name, mapping.direction, mapping.path, exc)
     except LeaseLost as exc:
         report.error = str(exc)
@@ -180,6 +189,10 @@ class Scheduler:
                 if not force and not is_due(self.registry, name):
                     continue
                 if not self.store.try_lease(f"peer:{name}", self.holder, self.lease):
+                    continue
+                if not force and not is_due(self.registry, name):
+                    # another process finished a sync between our check and our lease
+                    self.store.release_lease(f"peer:{name}", self.holder)
                     continue
                 self.running.add(name)
             self.pool.submit(self._run, name)
