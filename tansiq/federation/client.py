@@ -31,9 +31,11 @@ operator named explicitly: a discovery document that points at another server is
 from __future__ import annotations
 
 import email.utils
+import functools
 import logging
 import random
 import re
+import ssl
 import time
 from collections import deque
 from collections.abc import Callable, Iterator, Sequence
@@ -152,6 +154,13 @@ def parse_retry_after(value: str | None, now: Callable[[], datetime] | None = No
     return max(0.0, (when - current).total_seconds())
 
 
+@functools.cache
+def _ssl_context() -> ssl.SSLContext:
+    """One TLS context per process (building one costs ~20 ms; a sync makes a client
+    per peer and run)."""
+    return ssl.create_default_context()
+
+
 def _version_of(obj: Any) -> str:
     if isinstance(obj, dict):
         for key in ("modified", "created"):
@@ -229,6 +238,7 @@ class TaxiiClient:
         self._http = httpx.Client(
             transport=transport,
             timeout=httpx.Timeout(timeout),
+            verify=_ssl_context(),
             headers={"Accept": TAXII_21, "User-Agent": USER_AGENT},
         )
 
@@ -530,20 +540,26 @@ class TaxiiClient:
             pendings.extend(listed["pendings"])
 
         named_versions: set[tuple[str, object]] = set()
-        named_ids: set[str] = set()
+        named_ids: set[str] = set()  # named without a version
+        any_named: set[str] = set()
         for entries in listed.values():
             for d in entries:
                 if isinstance(d.get("id"), str):
+                    any_named.add(d["id"])
                     if isinstance(d.get("version"), str) and d["version"]:
                         named_versions.add((d["id"], _version_key(d["version"])))
                     else:
                         named_ids.add(d["id"])
-        unnamed = [
-            obj
-            for obj in sent
-            if (obj.get("id"), _version_key(_version_of(obj))) not in named_versions
-            and obj.get("id") not in named_ids
-        ]
+
+        def named(obj: dict[str, Any]) -> bool:
+            version = _version_of(obj)
+            if not version:  # an SCO: the peer names it with a version of its own
+                return obj.get("id") in any_named
+            return (obj.get("id"), _version_key(version)) in named_versions or obj.get(
+                "id"
+            ) in named_ids
+
+        unnamed = [obj for obj in sent if not named(obj)]
         if not unnamed:
             return
         if not complete:

@@ -159,7 +159,7 @@ def is_valid_type_name(s: object) -> bool:
     )
 
 
-@lru_cache(maxsize=131072)
+@lru_cache(maxsize=16384)
 def _id_type(s: str) -> str | None:
     i = s.find("--")
     if i < 0:
@@ -229,7 +229,7 @@ def _uuid5(name: str) -> str:
     return f"{x[:8]}-{x[8:12]}-{x[12:16]}-{x[16:20]}-{x[20:]}"
 
 
-@lru_cache(maxsize=65536)
+@lru_cache(maxsize=16384)
 def _single_string_id(type_: str, prop: str, value: str) -> str:
     return f"{type_}--{_uuid5('{' + canonical_string(prop) + ':' + canonical_string(value) + '}')}"
 

@@ -383,7 +383,7 @@ def _brackets_first(pattern: str) -> bool:
     return False
 
 
-@lru_cache(maxsize=65536)
+@lru_cache(maxsize=8192)
 def pattern_info(pattern: str, version: str = "2.1") -> PatternInfo:
     """Analyse a STIX pattern; ``error`` is None when it is valid.
 

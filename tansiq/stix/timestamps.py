@@ -32,7 +32,7 @@ _TS_RE = re.compile(
 _DAYS = (0, 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31)
 
 
-@lru_cache(maxsize=32768)
+@lru_cache(maxsize=8192)
 def _split(s: str) -> tuple[str, str] | None:
     """Return ``(base, fraction)`` for a valid timestamp, else ``None``.
 

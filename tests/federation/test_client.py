@@ -1033,3 +1033,21 @@ def test_credentials_never_shown(caplog: pytest.LogCaptureFixture) -> None:
             assert "you sent" in shown and "<hidden>" in caught.value.message
             for secret in (TOKEN, password, basic):
                 assert secret not in shown
+
+
+def test_observables_count_once_in_the_outcome(tansiq: tuple[Instance, LiveServer]) -> None:
+    """An SCO has no version of its own: the peer names it with the version it assigned,
+    and the client must not count it a second time as an unnamed success."""
+    inst, server = tansiq
+    cid = fresh_collection(inst)
+    scos = [
+        {"type": "ipv4-addr", "spec_version": "2.1", "id": f"ipv4-addr--{uuid.uuid4()}",
+         "value": f"192.0.2.{n}"}
+        for n in range(5)
+    ]  # fmt: skip
+    sdos = malware(900, versions=1, creator=alpha_identity(inst))
+    with TaxiiClient(f"{server.url}/taxii2/", Credentials(token=inst.tokens["alice"])) as client:
+        outcome = client.add_objects(cid, [*scos, *sdos])
+    assert outcome.failures == [] and outcome.pendings == []
+    assert len(outcome.successes) == len(scos) + len(sdos)
+    assert sorted(s["id"] for s in outcome.successes) == sorted(o["id"] for o in [*scos, *sdos])
