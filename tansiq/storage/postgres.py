@@ -69,8 +69,10 @@ from tansiq.storage.pg_base import (
     AUDIT_LOCK,
     FEED_LOCK,
     MIGRATE_LOCK,
+    PG_SUFFIX,
     Conn,
     lock_sql,
+    migration_name,
     pg_migration_scripts,
     unlock_sql,
 )
@@ -135,6 +137,12 @@ class PostgresStore(PgObjects):
                     "CREATE TABLE IF NOT EXISTS schema_migrations "
                     '(name TEXT COLLATE "C" PRIMARY KEY, applied_at TEXT NOT NULL)'
                 )
+                # one name per migration on both backends (earlier versions added '.pg')
+                conn.execute(
+                    "UPDATE schema_migrations SET name = left(name, -length(%s)) "
+                    "WHERE right(name, length(%s)) = %s",
+                    (PG_SUFFIX, PG_SUFFIX, PG_SUFFIX),
+                )
                 done = {r[0] for r in conn.execute("SELECT name FROM schema_migrations")}
                 for name, sql in pg_migration_scripts():
                     if name in done:
@@ -161,7 +169,9 @@ class PostgresStore(PgObjects):
             exists = conn.execute("SELECT to_regclass('schema_migrations')").fetchone()
             if not exists or exists[0] is None:
                 return []
-            return [r[0] for r in conn.execute("SELECT name FROM schema_migrations ORDER BY name")]
+            return sorted(
+                migration_name(r[0]) for r in conn.execute("SELECT name FROM schema_migrations")
+            )
 
     def check_ready(self) -> None:
         pending = {n for n, _ in pg_migration_scripts()} - set(self.applied_migrations())
@@ -564,7 +574,7 @@ class PostgresStore(PgObjects):
 
         def rows() -> Iterator[tuple[Any, ...]]:
             with (
-                self._pool.connection() as conn,
+                self._pooled() as conn,
                 conn.transaction(),
                 conn.cursor(name=f"dump_{table}", binary=True) as cur,
             ):

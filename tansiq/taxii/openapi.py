@@ -140,6 +140,17 @@ def document() -> dict[str, Any]:
             "/{api_root}/collections/{collection_id}/manifest/": {
                 "get": _op("Manifest", coll + listing)
             },
+            "/healthz": {
+                "get": {
+                    "summary": "Health: the process serves and its database answers",
+                    "security": [],
+                    "parameters": [],
+                    "responses": {
+                        "200": {"description": 'Healthy: {"status": "ok"}'},
+                        "503": {"description": "The database does not answer"},
+                    },
+                }
+            },
         },
     }
 

@@ -11,25 +11,24 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import pytest
 
 from tansiq.access import admin
 from tansiq.access.credentials import hash_password
-from tansiq.storage.base import ApiRoot, Collection
-from tansiq.storage.sqlite import SQLiteStore
-from tests.conftest import LiveServer
+from tansiq.storage.base import ApiRoot, Collection, Store
+from tests.conftest import Backend, LiveServer, open_database
 
 from .support import PASSWORD, Client, CliResult, basic, run_cli
 from .world import World, build_world
 
 
 @pytest.fixture(scope="module")
-def amber_world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
-    w = build_world(tmp_path_factory.mktemp("world") / "tansiq.db")
-    yield w
-    w.close()
+def amber_world(backend: Backend, tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
+    with backend.database(tmp_path_factory.mktemp("world")) as database:
+        w = build_world(database)
+        yield w
+        w.close()
 
 
 # --------------------------------------------------------------------------- a small site
@@ -67,8 +66,8 @@ class Site:
     reads and writes).
     """
 
-    store: SQLiteStore
-    path: Path
+    store: Store
+    database: str  # SQLite file path or PostgreSQL URL
     server: LiveServer
     tokens: dict[str, str]
     colls: dict[str, Collection]
@@ -104,11 +103,12 @@ class Site:
         return found.identity_id
 
     def cli(self, *args: str, stdin: str = "") -> CliResult:
-        return run_cli(self.path, *args, stdin=stdin)
+        return run_cli(self.database, *args, stdin=stdin)
 
 
-def build_site(path: Path) -> Site:
-    store = SQLiteStore(path)
+def build_site(database: str) -> Site:
+    """Populate ``database`` (migrated here) and start a server on it."""
+    store = open_database(database)
     store.migrate()
     admin.ensure_api_root(store)
     store.add_api_root(ApiRoot("tiny", "Tiny root", max_content_length=4096))
@@ -138,25 +138,27 @@ def build_site(path: Path) -> Site:
             public=public,
         )
     server = LiveServer(store).start()
-    return Site(store, path, server, tokens, colls)
+    return Site(store, database, server, tokens, colls)
+
+
+def close_site(s: Site) -> None:
+    for c in s.clients:
+        c.close()
+    s.server.stop()
+    s.store.close()
 
 
 @pytest.fixture
-def site(tmp_path: Path) -> Iterator[Site]:
-    s = build_site(tmp_path / "site.db")
+def site(database: str) -> Iterator[Site]:
+    s = build_site(database)
     yield s
-    for c in s.clients:
-        c.close()
-    s.server.stop()
-    s.store.close()
+    close_site(s)
 
 
 @pytest.fixture(scope="module")
-def shared_site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
+def shared_site(backend: Backend, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
     """Like ``site``, shared by the tests of a module that only add their own objects."""
-    s = build_site(tmp_path_factory.mktemp("site") / "site.db")
-    yield s
-    for c in s.clients:
-        c.close()
-    s.server.stop()
-    s.store.close()
+    with backend.database(tmp_path_factory.mktemp("site")) as database:
+        s = build_site(database)
+        yield s
+        close_site(s)

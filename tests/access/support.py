@@ -165,8 +165,9 @@ class CliResult:
         return json.loads(self.out)
 
 
-def run_cli(db: Path, *args: str, stdin: str = "") -> CliResult:
-    """Run the real ``tansiq`` command in a subprocess against ``db``."""
+def run_cli(db: str | Path, *args: str, stdin: str = "") -> CliResult:
+    """Run the real ``tansiq`` command in a subprocess against ``db`` (a SQLite file path
+    or a PostgreSQL URL)."""
     env = {k: v for k, v in os.environ.items() if k != "TANSIQ_DATABASE"}
     proc = subprocess.run(
         [sys.executable, "-m", "tansiq", "--database", str(db), *args],

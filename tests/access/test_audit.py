@@ -1,21 +1,21 @@
 """The audit log: every write (TAXII POST, CLI import) and every read (objects, manifest,
 object, versions, export) is recorded with who, where, what and how many; reads are
 buffered and flushed within about a second and on shutdown; ``tansiq audit verify``
-catches rows edited, deleted, inserted, swapped or cut off directly in the SQLite file and
-names the first bad entry; ``tansiq audit show`` filters by user, organisation, collection
+catches rows edited, deleted, inserted, swapped or cut off directly in the database (the
+SQLite file; the PostgreSQL tables, through a plain connection) and names the first bad
+entry; ``tansiq audit show`` filters by user, organisation, collection
 and time."""
 
 from __future__ import annotations
 
 import json
-import shutil
 import signal
-import sqlite3
 import subprocess
 import sys
 import time
 import uuid
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -25,9 +25,9 @@ import pytest
 
 from tansiq.storage.audit_chain import chain_hash
 from tansiq.storage.base import AuditRow
-from tests.conftest import LiveServer, free_port
+from tests.conftest import Backend, LiveServer, free_port
 
-from .conftest import Site, build_site
+from .conftest import Site, build_site, close_site
 from .support import TAXII, TLP_GREEN, TLP_RED, ipv4, malware, run_cli
 
 
@@ -249,8 +249,8 @@ def test_buffered_reads_are_flushed_on_shutdown(site: Site) -> None:
     assert entry.actor == "rita"
 
 
-def test_tansiq_serve_flushes_on_sigterm(tmp_path: Path) -> None:
-    site = build_site(tmp_path / "served.db")
+def test_tansiq_serve_flushes_on_sigterm(database: str) -> None:
+    site = build_site(database)
     site.server.stop()
     port = free_port()
     proc = subprocess.Popen(
@@ -259,7 +259,7 @@ def test_tansiq_serve_flushes_on_sigterm(tmp_path: Path) -> None:
             "-m",
             "tansiq",
             "--database",
-            str(site.path),
+            site.database,
             "serve",
             "--port",
             str(port),
@@ -298,69 +298,68 @@ def test_tansiq_serve_flushes_on_sigterm(tmp_path: Path) -> None:
 
 
 @pytest.fixture(scope="module")
-def audited_db(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+def audited_db(backend: Backend, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """A database with a few dozen audit entries, closed (copied by each test)."""
-    site = build_site(tmp_path_factory.mktemp("audited") / "audited.db")
-    alice = site.client("alice")
-    for _ in range(5):
-        alice.post(site.base("shared") + "objects/", [malware(markings=[TLP_GREEN])])
-        alice.get(site.base("shared") + "objects/")
-    site.cli("grant", "pub", "Beta Police")
-    for c in site.clients:
-        c.close()
-    site.server.stop()  # flushes the buffered reads
-    site.store.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-    site.store.close()
-    yield site.path
+    with backend.database(tmp_path_factory.mktemp("audited"), "audited") as database:
+        site = build_site(database)
+        alice = site.client("alice")
+        for _ in range(5):
+            alice.post(site.base("shared") + "objects/", [malware(markings=[TLP_GREEN])])
+            alice.get(site.base("shared") + "objects/")
+        site.cli("grant", "pub", "Beta Police")
+        close_site(site)  # stopping the server flushes the buffered reads
+        yield database
+
+
+@dataclass
+class Db:
+    """A closed copy of the audited database, and raw access to it (no store open)."""
+
+    backend: Backend
+    location: str
 
 
 @pytest.fixture
-def db(audited_db: Path, tmp_path: Path) -> Path:
-    copy = tmp_path / "copy.db"
-    shutil.copy(audited_db, copy)
-    return copy
+def db(backend: Backend, audited_db: str, tmp_path: Path) -> Iterator[Db]:
+    with backend.copy(audited_db, tmp_path) as copy:
+        yield Db(backend, copy)
 
 
-def audit_rows(db: Path) -> list[tuple[Any, ...]]:
-    with sqlite3.connect(db) as conn:
-        return conn.execute(
-            "SELECT id, at, actor, user_id, org_id, action, collection_id, detail, prev_hash, hash "
-            "FROM audit ORDER BY id"
-        ).fetchall()
+def audit_rows(db: Db) -> list[tuple[Any, ...]]:
+    return db.backend.fetch(
+        db.location,
+        "SELECT id, at, actor, user_id, org_id, action, collection_id, detail, prev_hash, hash "
+        "FROM audit ORDER BY id",
+    )
 
 
-def tamper(db: Path, *statements: tuple[str, tuple[Any, ...]]) -> None:
-    conn = sqlite3.connect(db)
-    try:
-        for sql, args in statements:
-            conn.execute(sql, args)
-        conn.commit()
-    finally:
-        conn.close()
+def tamper(db: Db, *statements: tuple[str, tuple[Any, ...]]) -> None:
+    """Change the audit table behind Tansiq's back (one transaction)."""
+    db.backend.execute(db.location, *statements)
 
 
-def verify(db: Path) -> tuple[int, str, str]:
-    done = run_cli(db, "audit", "verify")
+def verify(db: Db) -> tuple[int, str, str]:
+    done = run_cli(db.location, "audit", "verify")
     return done.code, done.out, done.err
 
 
-def broken_at(db: Path, entry: int) -> str:
+def broken_at(db: Db, entry: int) -> str:
     code, out, err = verify(db)
     assert (code, out) == (1, ""), (code, out, err)
     assert err.startswith(f"error: audit log broken at entry {entry}: "), err
     assert err.endswith("\n") and err.count("\n") == 1, err
-    as_json = run_cli(db, "audit", "verify", "--json")
+    as_json = run_cli(db.location, "audit", "verify", "--json")
     assert as_json.code == 1
     data = as_json.json()
     assert (data["ok"], data["first_bad"]) == (False, entry), data
     return err
 
 
-def test_an_intact_log_verifies(db: Path) -> None:
+def test_an_intact_log_verifies(db: Db) -> None:
     count = len(audit_rows(db))
     assert count >= 10
     assert verify(db) == (0, f"audit log intact: {count} entries verified\n", "")
-    as_json = run_cli(db, "audit", "verify", "--json")
+    as_json = run_cli(db.location, "audit", "verify", "--json")
     assert (as_json.code, as_json.json()) == (
         0,
         {"ok": True, "entries": count, "first_bad": None, "reason": None},
@@ -377,24 +376,24 @@ def test_an_intact_log_verifies(db: Path) -> None:
         ("action", "objects.read"),
     ],
 )
-def test_an_edited_row_is_named(db: Path, column: str, value: Any) -> None:
+def test_an_edited_row_is_named(db: Db, column: str, value: Any) -> None:
     target = len(audit_rows(db)) // 2
     tamper(db, (f"UPDATE audit SET {column} = ? WHERE id = ?", (value, target)))
     assert "altered" in broken_at(db, target)
 
 
-def test_a_deleted_row_is_named(db: Path) -> None:
+def test_a_deleted_row_is_named(db: Db) -> None:
     target = len(audit_rows(db)) // 2
     tamper(db, ("DELETE FROM audit WHERE id = ?", (target,)))
     assert "missing" in broken_at(db, target) or "removed" in broken_at(db, target)
 
 
-def test_the_first_row_deleted_is_named(db: Path) -> None:
+def test_the_first_row_deleted_is_named(db: Db) -> None:
     tamper(db, ("DELETE FROM audit WHERE id = 1", ()))
     broken_at(db, 1)
 
 
-def _insert_at(db: Path, position: int, forge: bool) -> None:
+def _insert_at(db: Db, position: int, forge: bool) -> None:
     """Shift entries from ``position`` up by one and insert a row there; ``forge``: give it
     the hash the chain expects at that place (an attacker who knows the algorithm)."""
     all_rows = audit_rows(db)
@@ -406,34 +405,34 @@ def _insert_at(db: Path, position: int, forge: bool) -> None:
         if forge
         else "0" * 64
     )
-    conn = sqlite3.connect(db)
-    try:
-        for r in reversed(all_rows[position - 1 :]):
-            conn.execute("UPDATE audit SET id = ? WHERE id = ?", (r[0] + 1, r[0]))
-        conn.execute(
+    tamper(
+        db,
+        *(
+            ("UPDATE audit SET id = ? WHERE id = ?", (r[0] + 1, r[0]))
+            for r in reversed(all_rows[position - 1 :])
+        ),
+        (
             "INSERT INTO audit (id, at, actor, user_id, org_id, action, collection_id, detail, prev_hash, hash) "
             "VALUES (?, ?, 'mallory', NULL, NULL, 'objects.write', NULL, ?, ?, ?)",
             (position, at, detail, prev[9], h),
-        )
-        conn.commit()
-    finally:
-        conn.close()
+        ),
+    )
 
 
-def test_an_inserted_row_is_named(db: Path) -> None:
+def test_an_inserted_row_is_named(db: Db) -> None:
     target = len(audit_rows(db)) // 2
     _insert_at(db, target, forge=False)
     broken_at(db, target)
 
 
-def test_a_forged_inserted_row_breaks_the_chain_after_it(db: Path) -> None:
+def test_a_forged_inserted_row_breaks_the_chain_after_it(db: Db) -> None:
     target = len(audit_rows(db)) // 2
     _insert_at(db, target, forge=True)
     # the forged row itself chains correctly: the next one no longer follows it
     broken_at(db, target + 1)
 
 
-def test_a_row_appended_at_the_end_is_named(db: Path) -> None:
+def test_a_row_appended_at_the_end_is_named(db: Db) -> None:
     all_rows = audit_rows(db)
     last = all_rows[-1]
     new_id = last[0] + 1
@@ -450,7 +449,7 @@ def test_a_row_appended_at_the_end_is_named(db: Path) -> None:
     broken_at(db, new_id)
 
 
-def test_two_swapped_rows_are_named(db: Path) -> None:
+def test_two_swapped_rows_are_named(db: Db) -> None:
     all_rows = audit_rows(db)
     i, j = 3, len(all_rows) - 2
     cols = (
@@ -473,28 +472,28 @@ def test_two_swapped_rows_are_named(db: Path) -> None:
     broken_at(db, i)
 
 
-def test_a_truncated_tail_is_named(db: Path) -> None:
+def test_a_truncated_tail_is_named(db: Db) -> None:
     count = len(audit_rows(db))
     tamper(db, ("DELETE FROM audit WHERE id > ?", (count - 2,)))
     assert "truncated" in broken_at(db, count - 1)
 
 
-def test_a_truncated_tail_stays_detected_after_new_entries(db: Path) -> None:
+def test_a_truncated_tail_stays_detected_after_new_entries(db: Db) -> None:
     """Cutting off the last entries, then letting the instance carry on: the entries
     appended afterwards must not paper over the cut."""
     count = len(audit_rows(db))
     tamper(db, ("DELETE FROM audit WHERE id > ?", (count - 2,)))
-    done = run_cli(db, "org", "add", "Delta Office")
+    done = run_cli(db.location, "org", "add", "Delta Office")
     assert done.code == 0, done.err
     code, out, err = verify(db)
     assert code == 1, (out, err)
     assert err.startswith(f"error: audit log broken at entry {count - 1}: "), err
 
 
-def test_a_deleted_last_row_stays_detected_after_new_entries(db: Path) -> None:
+def test_a_deleted_last_row_stays_detected_after_new_entries(db: Db) -> None:
     count = len(audit_rows(db))
     tamper(db, ("DELETE FROM audit WHERE id = ?", (count,)))
-    assert run_cli(db, "org", "add", "Delta Office").code == 0
+    assert run_cli(db.location, "org", "add", "Delta Office").code == 0
     code, out, err = verify(db)
     assert code == 1, (out, err)
 

@@ -21,6 +21,7 @@ import httpx
 import pytest
 
 from tansiq.storage.base import StoredVersion
+from tests.conftest import Backend
 
 from .support import Caller, can_read, run_cli
 from .world import CALLERS, GRANTS, SPECS, World, build_world
@@ -30,11 +31,12 @@ DEFAULTS = {"default-amber": None, "default-clear": "TLP:CLEAR", "default-red": 
 
 @pytest.fixture(scope="module", params=list(DEFAULTS))
 def world(
-    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+    request: pytest.FixtureRequest, backend: Backend, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[World]:
-    w = build_world(tmp_path_factory.mktemp("matrix") / "tansiq.db", DEFAULTS[request.param])
-    yield w
-    w.close()
+    with backend.database(tmp_path_factory.mktemp("matrix")) as database:
+        w = build_world(database, DEFAULTS[request.param])
+        yield w
+        w.close()
 
 
 PAIRS = [(c, a) for a in GRANTS for c in CALLERS]
@@ -383,7 +385,7 @@ def test_paging(world: World, caller: Caller, alias: str) -> None:
 @pytest.mark.parametrize("caller,alias", USERS_READABLE, ids=pair_id)
 def test_export_for_a_user(world: World, caller: Caller, alias: str) -> None:
     assert caller.name is not None
-    done = run_cli(world.path, "export", "--collection", alias, "--user", caller.name)
+    done = run_cli(world.database, "export", "--collection", alias, "--user", caller.name)
     assert done.code == 0, done.err
     assert done.err == ""
     bundle = json.loads(done.out)
@@ -397,6 +399,6 @@ def test_export_for_a_user(world: World, caller: Caller, alias: str) -> None:
 )
 def test_export_refused_without_read(world: World, caller: Caller, alias: str) -> None:
     assert caller.name is not None
-    done = run_cli(world.path, "export", "--collection", alias, "--user", caller.name)
+    done = run_cli(world.database, "export", "--collection", alias, "--user", caller.name)
     assert (done.code, done.out) == (1, "")
     assert done.err == f"error: user '{caller.name}' may not read collection '{alias}'\n"

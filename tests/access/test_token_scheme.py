@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 from taxii2client.common import TokenAuth
@@ -12,13 +11,13 @@ from taxii2client.v21 import Server
 from tansiq.access import admin
 from tansiq.access.authenticate import Authenticator
 from tansiq.errors import AuthenticationError
-from tansiq.storage.sqlite import SQLiteStore
-from tests.conftest import LiveServer
+from tansiq.storage.base import Store
+from tests.conftest import LiveServer, open_database
 
 
 @pytest.fixture
-def instance(tmp_path: Path) -> Iterator[tuple[SQLiteStore, str]]:
-    store = SQLiteStore(tmp_path / "t.db")
+def instance(database: str) -> Iterator[tuple[Store, str]]:
+    store = open_database(database)
     store.migrate()
     admin.ensure_api_root(store)
     admin.add_org(store, "Alpha")
@@ -29,20 +28,20 @@ def instance(tmp_path: Path) -> Iterator[tuple[SQLiteStore, str]]:
 
 
 @pytest.mark.parametrize("scheme", ["Bearer", "bearer", "Token", "token"])
-def test_schemes(instance: tuple[SQLiteStore, str], scheme: str) -> None:
+def test_schemes(instance: tuple[Store, str], scheme: str) -> None:
     store, token = instance
     principal = Authenticator(store).authenticate(f"{scheme} {token}")
     assert principal.user is not None and principal.user.name == "alice"
 
 
 @pytest.mark.parametrize("header", ["Token", "Token tsq_wrong", "Digest x", "Bearer"])
-def test_bad_headers_are_the_uniform_401(instance: tuple[SQLiteStore, str], header: str) -> None:
+def test_bad_headers_are_the_uniform_401(instance: tuple[Store, str], header: str) -> None:
     store, _ = instance
     with pytest.raises(AuthenticationError, match="^invalid credentials$"):
         Authenticator(store).authenticate(header)
 
 
-def test_taxii2client_token_auth(instance: tuple[SQLiteStore, str]) -> None:
+def test_taxii2client_token_auth(instance: tuple[Store, str]) -> None:
     store, token = instance
     server = LiveServer(store).start()
     try:

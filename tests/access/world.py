@@ -18,15 +18,13 @@ from __future__ import annotations
 import json
 import uuid
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 from tansiq.access import admin
 from tansiq.access.policy import access_for, default_tlp, writer_context
 from tansiq.ingest.bundle import write_objects
-from tansiq.storage.base import Collection, Organisation, StoredVersion
-from tansiq.storage.sqlite import SQLiteStore
-from tests.conftest import LiveServer
+from tansiq.storage.base import Collection, Organisation, Store, StoredVersion
+from tests.conftest import LiveServer, open_database
 
 from .support import (
     AMBER,
@@ -171,8 +169,8 @@ SPECS: tuple[Spec, ...] = (
 
 @dataclass
 class World:
-    store: SQLiteStore
-    path: Path
+    store: Store
+    database: str  # SQLite file path or PostgreSQL URL
     server: LiveServer
     orgs: dict[str, Organisation]
     tokens: dict[str, str]
@@ -185,7 +183,7 @@ class World:
     clients: dict[str | None, Client] = field(default_factory=dict)
 
     def __repr__(self) -> str:  # short: hypothesis prints the arguments of failing examples
-        return f"World({self.path}, default={self.default})"
+        return f"World({self.database}, default={self.default})"
 
     def _repr_pretty_(self, printer: Any, cycle: bool) -> None:
         printer.text(repr(self))
@@ -273,10 +271,11 @@ def _meta(v: V, w: World) -> Meta:
     )
 
 
-def build_world(path: Path, default: str | None = None) -> World:
-    """Build the instance, write the data set into both collections, start a server, and
-    (when ``default`` is given) change the default marking with ``tansiq settings``."""
-    store = SQLiteStore(path)
+def build_world(database: str, default: str | None = None) -> World:
+    """Build the instance on ``database`` (migrated here), write the data set into both
+    collections, start a server, and (when ``default`` is given) change the default
+    marking with ``tansiq settings``."""
+    store = open_database(database)
     store.migrate()
     admin.ensure_api_root(store)
     orgs = {short: admin.add_org(store, name) for short, name in ORGS.items()}
@@ -299,7 +298,7 @@ def build_world(path: Path, default: str | None = None) -> World:
         for alias, g in GRANTS.items()
     }
     server = LiveServer(store).start()
-    w = World(store, path, server, orgs, tokens, colls, AMBER, identity())
+    w = World(store, database, server, orgs, tokens, colls, AMBER, identity())
 
     per_via: dict[str, list[dict[str, Any]]] = {"taxii": [], "peer": [], "sync": []}
     for n, spec in enumerate(SPECS):
@@ -336,7 +335,7 @@ def build_world(path: Path, default: str | None = None) -> World:
         assert keys == sorted(w.meta), keys
 
     if default is not None:
-        done = run_cli(path, "settings", "default-marking", default, "--json")
+        done = run_cli(database, "settings", "default-marking", default, "--json")
         assert done.code == 0, done.err
         assert done.json() == {"default_marking": default}
         w.default = ("TLP:CLEAR", "TLP:GREEN", "TLP:AMBER", "TLP:AMBER+STRICT", "TLP:RED").index(

@@ -3,14 +3,27 @@
 from __future__ import annotations
 
 import json
+import socket
+from pathlib import Path
 
-from tests.cli.conftest import Tansiq
+import pytest
+
+from tests.cli.conftest import Tansiq, run
+from tests.conftest import BACKENDS
+from tests.storage import pg_support
+
+
+def migration_names() -> list[str]:
+    """The schema migrations the package ships (one file per dialect, one name for both)."""
+    folder = Path(__file__).resolve().parents[2] / "tansiq" / "storage" / "migrations"
+    return sorted(p.name.removesuffix(".sql") for p in folder.glob("*.sql") if ".pg." not in p.name)
 
 
 def test_init_is_idempotent(tansiq: Tansiq) -> None:
     first = tansiq("init", "--json")
     assert first.code == 0, first.err
-    assert first.json()["applied_migrations"] == ["0001_initial"]
+    assert first.json()["applied_migrations"] == migration_names()
+    assert first.json()["applied_migrations"][0] == "0001_initial"
     again = tansiq("init", "--json")
     assert again.code == 0
     assert again.json()["applied_migrations"] == []
@@ -112,30 +125,63 @@ def test_collection_list_json(ready: Tansiq) -> None:
     assert coll["versions"] == 0
 
 
-def test_database_from_environment(tansiq: Tansiq, tmp_path) -> None:  # type: ignore[no-untyped-def]
-    import os
-    import subprocess
-    import sys
+def test_database_from_environment(tansiq: Tansiq) -> None:
+    first = run(["init", "--json"], TANSIQ_DATABASE=tansiq.db)
+    assert first.code == 0, first.err
+    assert first.json()["database"] == tansiq.db
+    assert run(["org", "add", "CERT Alpha"], TANSIQ_DATABASE=tansiq.db).code == 0
+    # the same database, named by --database this time
+    assert [o["name"] for o in tansiq("org", "list", "--json").json()["organisations"]] == [
+        "CERT Alpha"
+    ]
+    if tansiq.backend is not None and tansiq.backend.name == "sqlite":
+        assert Path(tansiq.db).exists()
 
-    env = dict(os.environ, TANSIQ_DATABASE=str(tmp_path / "env.db"))
-    proc = subprocess.run(
-        [sys.executable, "-m", "tansiq", "init", "--json"], capture_output=True, text=True, env=env
-    )
-    assert proc.returncode == 0, proc.stderr
-    assert json.loads(proc.stdout)["database"] == str(tmp_path / "env.db")
-    assert (tmp_path / "env.db").exists()
 
-
-def test_postgres_url_is_refused_clearly(tansiq: Tansiq) -> None:
-    r = tansiq("--database", "postgresql://localhost/x", "init", db=False)
+def test_unreachable_postgres_is_refused_clearly() -> None:
+    with socket.socket() as s:  # a loopback port nobody listens on
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    r = run(["--database", f"postgresql://tansiq@127.0.0.1:{port}/x", "init"])
     assert r.code == 1
-    assert "PostgreSQL" in r.err
+    assert r.err.startswith("error: cannot connect to PostgreSQL database 127.0.0.1:"), r.err
     assert "Traceback" not in r.err
+    assert len(r.err.strip().splitlines()) == 1
 
 
-def test_file_that_is_not_a_database(tansiq: Tansiq) -> None:
-    tansiq.db.write_text("this is not sqlite " * 100)
+def test_database_that_is_not_a_tansiq_database(tansiq: Tansiq) -> None:
+    """SQLite: a file that is not a database at all; PostgreSQL: a database that holds
+    another application's tables."""
+    assert tansiq.backend is not None
+    if tansiq.backend.name == "sqlite":
+        Path(tansiq.db).write_text("this is not sqlite " * 100)
+    else:
+        tansiq.backend.execute(
+            tansiq.db,
+            ("CREATE TABLE settings (name TEXT, colour TEXT)", ()),
+            ("INSERT INTO settings VALUES ('theme', 'dark')", ()),
+        )
     r = tansiq("init")
     assert r.code == 1
     assert r.err.startswith("error: ")
     assert "Traceback" not in r.err
+    assert len(r.err.strip().splitlines()) == 1
+    r = tansiq("org", "list")
+    assert r.code == 1
+    assert r.err.startswith("error: ") and "Traceback" not in r.err
+
+
+@pytest.mark.skipif(pg_support.unavailable() is not None, reason=pg_support.unavailable() or "")
+def test_postgres_migrations_recorded_under_their_old_names_still_count() -> None:
+    """Earlier versions recorded PostgreSQL migrations as 'NNNN_name.pg': such a database
+    is ready as it is, and 'tansiq init' applies nothing and renames them."""
+    with pg_support.blank_database() as url:
+        tansiq = Tansiq(url, BACKENDS["postgres"])
+        assert tansiq("init").code == 0
+        BACKENDS["postgres"].execute(url, ("UPDATE schema_migrations SET name = name || '.pg'", ()))
+        assert tansiq("org", "add", "CERT Alpha").code == 0
+        again = tansiq("init", "--json")
+        assert again.code == 0, again.err
+        assert again.json()["applied_migrations"] == []
+        recorded = BACKENDS["postgres"].fetch(url, "SELECT name FROM schema_migrations")
+        assert sorted(name for (name,) in recorded) == migration_names()

@@ -1,4 +1,6 @@
-"""db copy SQLite -> PostgreSQL -> SQLite: identical exports, tokens and a verified chain."""
+"""db copy across backends, there and back (SQLite -> PostgreSQL -> SQLite from a SQLite
+instance, PostgreSQL -> SQLite -> PostgreSQL from a PostgreSQL one): identical exports,
+tokens and a verified chain."""
 
 from __future__ import annotations
 
@@ -7,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from tests.cli.conftest import Tansiq
+from tests.conftest import BACKENDS
 from tests.storage import pg_support
 
 DEMO = Path(__file__).resolve().parents[2] / "tansiq" / "demo" / "demo-bundle.json"
@@ -20,22 +23,26 @@ def objects_of(bundle_text: str) -> str:
     return bundle_text.split('"objects":', 1)[1]  # bundle ids differ between exports
 
 
-def test_round_trip_through_postgres(ready: Tansiq, tmp_path: Path) -> None:
+def test_round_trip_through_the_other_backend(ready: Tansiq, tmp_path: Path) -> None:
+    assert ready.backend is not None
+    other = BACKENDS["postgres" if ready.backend.name == "sqlite" else "sqlite"]
     assert ready("import", str(DEMO), "--collection", "shared", "--user", "alice").code == 0
     before = ready("export", "--collection", "shared").out
     tokens = ready("token", "list", "--json").json()
-    with pg_support.database() as url:
-        there = ready("db", "copy", "--from", str(ready.db), "--to", url, "--json", db=False)
+    with (
+        other.blank(tmp_path, "there") as there_db,
+        ready.backend.blank(tmp_path, "back") as back_db,
+    ):
+        there = ready("db", "copy", "--from", ready.db, "--to", there_db, "--json", db=False)
         assert there.code == 0, there.err
         assert there.json()["rows"]["objects"] == 23
-        on_pg = Tansiq(url)  # type: ignore[arg-type]  # a URL works wherever a path does
-        assert objects_of(on_pg("export", "--collection", "shared").out) == objects_of(before)
-        verify = on_pg("audit", "verify")
+        away = Tansiq(there_db)
+        assert objects_of(away("export", "--collection", "shared").out) == objects_of(before)
+        verify = away("audit", "verify")
         assert verify.code == 0, verify.err
-        back_path = tmp_path / "back.db"
-        back = ready("db", "copy", "--from", url, "--to", str(back_path), "--json", db=False)
+        back = ready("db", "copy", "--from", there_db, "--to", back_db, "--json", db=False)
         assert back.code == 0, back.err
-    home = Tansiq(back_path)
-    assert objects_of(home("export", "--collection", "shared").out) == objects_of(before)
-    assert home("token", "list", "--json").json() == tokens
-    assert home("audit", "verify").code == 0
+        home = Tansiq(back_db)
+        assert objects_of(home("export", "--collection", "shared").out) == objects_of(before)
+        assert home("token", "list", "--json").json() == tokens
+        assert home("audit", "verify").code == 0

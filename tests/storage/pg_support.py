@@ -11,9 +11,11 @@ process dies without cleaning up (killed, crashed).
 
 Each test gets a database of its own holding a migrated, empty store: created from a
 migrated template, then emptied and reused by the next test (cheaper than CREATE
-DATABASE under load). Databases made on a TANSIQ_TEST_PG_URL server are dropped at
-exit. Without the server binaries on the PATH and without TANSIQ_TEST_PG_URL, the
-postgres params are skipped with the reason.
+DATABASE under load). ``blank_database()`` gives a database with no schema at all (what
+``tansiq init`` meets), ``copy_of(url)`` a copy of a closed one (CREATE DATABASE ...
+TEMPLATE). Databases made on a TANSIQ_TEST_PG_URL server are dropped at exit. Without
+the server binaries on the PATH and without TANSIQ_TEST_PG_URL, the postgres params are
+skipped with the reason.
 """
 
 from __future__ import annotations
@@ -96,6 +98,13 @@ def with_dbname(url: str, dbname: str) -> str:
     from psycopg.conninfo import make_conninfo
 
     return make_conninfo(url, dbname=dbname)
+
+
+def dbname(url: str) -> str:
+    """The database a connection string names."""
+    from psycopg.conninfo import conninfo_to_dict
+
+    return str(conninfo_to_dict(url)["dbname"])
 
 
 # --------------------------------------------------------------------------- the cluster
@@ -333,11 +342,28 @@ class Server:
         with self._lock:
             self._free.append(url)
 
-    def _drop(self, url: str) -> None:
-        from psycopg.conninfo import conninfo_to_dict
+    def blank(self) -> str:
+        """The URL of a new database with no schema at all (what ``tansiq init`` meets on
+        a database an operator has just created); not recycled: :meth:`discard` it."""
+        with self._lock:
+            name = self._create("template0")
+        return with_dbname(self.admin_url, name)
 
-        name = conninfo_to_dict(url)["dbname"]
-        self._admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    def clone(self, url: str) -> str:
+        """The URL of a new database holding a copy of the one at ``url`` (which nobody
+        may be connected to); it is migrated, so :meth:`release` recycles it."""
+        with self._lock:
+            name = self._create(dbname(url))
+        return with_dbname(self.admin_url, name)
+
+    def discard(self, url: str) -> None:
+        """Drop a database made here (connections to it are ended first)."""
+        self._drop(url)
+        with self._lock, contextlib.suppress(ValueError):
+            self._created.remove(dbname(url))
+
+    def _drop(self, url: str) -> None:
+        self._admin(f'DROP DATABASE IF EXISTS "{dbname(url)}" WITH (FORCE)')
 
     def stop(self) -> None:
         if self.cluster is not None:
@@ -376,6 +402,62 @@ def database() -> Iterator[str]:
         yield url
     finally:
         srv.release(url)
+
+
+def drop_connections(url: str) -> int:
+    """End every session on the database at ``url`` (as a server restart or a failover
+    does to a client's pooled connections); how many were ended."""
+    import psycopg
+
+    with psycopg.connect(server().admin_url, autocommit=True) as conn:
+        return len(
+            conn.execute(
+                # the timeout: wait until each session has actually ended
+                "SELECT pg_terminate_backend(pid, 10000) FROM pg_stat_activity "
+                "WHERE datname = %s AND pid <> pg_backend_pid()",
+                (dbname(url),),
+            ).fetchall()
+        )
+
+
+@contextmanager
+def unreachable(url: str) -> Iterator[None]:
+    """While the block runs, the database at ``url`` refuses connections and the ones it
+    had are ended (as when its server is down); afterwards it is back."""
+    import psycopg
+
+    name = dbname(url)
+    with psycopg.connect(server().admin_url, autocommit=True) as conn:
+        conn.execute(f'ALTER DATABASE "{name}" WITH ALLOW_CONNECTIONS false')
+    try:
+        drop_connections(url)
+        yield
+    finally:
+        with psycopg.connect(server().admin_url, autocommit=True) as conn:
+            conn.execute(f'ALTER DATABASE "{name}" WITH ALLOW_CONNECTIONS true')
+
+
+@contextmanager
+def blank_database() -> Iterator[str]:
+    """A database with no schema at all (not even migrated), dropped afterwards."""
+    srv = server()
+    url = srv.blank()
+    try:
+        yield url
+    finally:
+        srv.discard(url)
+
+
+@contextmanager
+def copy_of(url: str) -> Iterator[str]:
+    """A copy of the (migrated) database at ``url``, which nobody may be connected to;
+    recycled like :func:`database` afterwards."""
+    srv = server()
+    copy = srv.clone(url)
+    try:
+        yield copy
+    finally:
+        srv.release(copy)
 
 
 # --------------------------------------------------------------------------- the backend

@@ -1,7 +1,7 @@
 """Fixtures of the TAXII 2.1 suite.
 
 Building an instance (four Argon2 hashes) and starting uvicorn costs most of a second, so
-most tests share one instance and server per module (``live``) and get their own fresh
+most tests share one instance and server per module and backend (``live``) and get their own fresh
 copy of the five collections of ``tests/conftest.py`` (same titles, grants and API roots,
 new ids): a test only ever sees its own objects. Tests that need the whole instance to
 themselves (listing every collection of an API root) use the ``instance``/``server``
@@ -12,13 +12,12 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Callable, Iterator
-from pathlib import Path
 
 import pytest
 
 from tansiq.access import admin
 from tansiq.storage.base import ApiRoot
-from tests.conftest import Instance, LiveServer, build_instance
+from tests.conftest import Backend, Instance, LiveServer, build_instance
 
 from .support import Api, World, basic
 
@@ -37,12 +36,15 @@ _serial = itertools.count(1)
 
 
 @pytest.fixture(scope="module")
-def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Instance, LiveServer]]:
-    inst = build_instance(Path(tmp_path_factory.mktemp("taxii")) / "tansiq.db")
-    server = LiveServer(inst.store).start()
-    yield inst, server
-    server.stop()
-    inst.store.close()
+def live(
+    backend: Backend, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[tuple[Instance, LiveServer]]:
+    with backend.database(tmp_path_factory.mktemp("taxii")) as database:
+        inst = build_instance(database)
+        server = LiveServer(inst.store).start()
+        yield inst, server
+        server.stop()
+        inst.store.close()
 
 
 def add_collection(

@@ -52,8 +52,9 @@ def assert_401(r: httpx.Response) -> None:
         lambda w: f"bearer {w.tokens['alice']}",  # RFC 7235: schemes are case-insensitive
         lambda w: basic("alice"),
         lambda w: "BASIC " + basic("alice").split()[1],
+        lambda w: f"Token {w.tokens['alice']}",  # what taxii2-client's TokenAuth sends
     ],
-    ids=["Bearer", "bearer", "Basic", "BASIC"],
+    ids=["Bearer", "bearer", "Basic", "BASIC", "Token"],
 )
 def test_good_credentials(
     api: ApiFactory, world: World, authorization: Callable[[World], str]
@@ -89,7 +90,7 @@ BAD = {
     "wrong token": lambda w: "Bearer tsq_" + "A" * 43,
     "token of other shape": lambda w: f"Bearer {w.tokens['alice']}x",
     "empty bearer": lambda w: "Bearer",
-    "token scheme": lambda w: f"Token {w.tokens['alice']}",
+    "wrong token, token scheme": lambda w: "Token tsq_" + "A" * 43,
     "digest": lambda w: 'Digest username="alice"',
     "no scheme": lambda w: w.tokens["alice"],
 }

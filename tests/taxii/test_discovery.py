@@ -2,15 +2,12 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import httpx
 import pytest
 
 from tansiq.access import admin
-from tansiq.storage.sqlite import SQLiteStore
 from tansiq.taxii.settings import Settings
-from tests.conftest import LiveServer
+from tests.conftest import LiveServer, open_database
 
 from .conftest import ApiFactory
 from .support import TAXII, Api, World, assert_error, assert_taxii_type
@@ -66,8 +63,8 @@ def test_anonymous_discovery_lists_only_roots_with_a_public_collection(
     assert body["default"] == f"{world.url}/default/"
 
 
-def test_anonymous_discovery_without_any_public_collection_is_401(tmp_path: Path) -> None:
-    store = SQLiteStore(tmp_path / "closed.db")
+def test_anonymous_discovery_without_any_public_collection_is_401(database: str) -> None:
+    store = open_database(database)
     store.migrate()
     admin.ensure_api_root(store)
     admin.add_org(store, "Alpha CERT")
