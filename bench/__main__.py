@@ -7,13 +7,21 @@
     python -m bench --only access --sizes access:1m audit:25000,250000
     python -m bench --only taxii --sizes 10000          # bare list: for the selected part(s)
     python -m bench --build-only         # generate bundles and build the cached stores, then exit
+    python -m bench pg                   # PostgreSQL only (same as --only pg); pg:10k for a quick look
+    python -m bench pg --sizes pg:10k,100k
+    python -m bench federation           # federation (issue 5) only, its own options: --help
 
 Prints a table (one row per measurement: value, baseline, ratio, target, met/missed) and
 writes it, with the machine description and this command, to docs/performance.md (a
 --quick run writes bench/.cache/performance-quick.md unless --out is given). Raw results go
 to bench/.cache/results-latest.json. Generated bundles and the Tansiq stores for the TAXII
 collections are cached in bench/.cache/, keyed by size, seed, generator version, build recipe
-and schema. Parts: import, taxii, access (need-to-know: access filter and audit log costs).
+and schema. Parts: import, taxii, access (need-to-know: access filter and audit log costs),
+pg (PostgreSQL, issue 4: import, TAXII pages, --workers 2 vs 1, memory; on a throwaway
+cluster the run starts and removes; ~10 min more). A run of some parts keeps the other
+parts' sections of the report: the pg part writes only its own section. The federation part
+(bench/federation_bench.py: replication between two instances, ~10 min) runs only on its own
+and likewise writes only its section.
 """
 
 from __future__ import annotations
@@ -29,7 +37,20 @@ from typing import Any
 
 import orjson
 
-from bench import access_bench, generate, import_bench, procs, report, tansiq_store, taxii_bench
+from bench import (
+    access_bench,
+    federation_bench,
+    federation_report,
+    generate,
+    import_bench,
+    pg_bench,
+    pg_cluster,
+    pg_report,
+    procs,
+    report,
+    tansiq_store,
+    taxii_bench,
+)
 
 DEFAULT_IMPORT = [25_000, 250_000]
 DEFAULT_TAXII = [10_000, 1_000_000]
@@ -39,7 +60,9 @@ DEFAULT_ACCESS = [1_000_000]  # access filter and audit on reads (issue 3)
 QUICK_ACCESS = [10_000]
 DEFAULT_AUDIT = [25_000, 250_000]  # audit on imports
 QUICK_AUDIT = [25_000]
-PARTS = ["import", "taxii", "access"]
+DEFAULT_PG = [10_000, 1_000_000]  # PostgreSQL (issue 4)
+QUICK_PG = [2_000, 10_000]
+PARTS = ["import", "taxii", "access", "pg"]
 
 
 def log(msg: str) -> None:
@@ -87,23 +110,27 @@ def _ints(text: str) -> list[int]:
     return sorted(set(out))
 
 
-def parse_sizes(tokens: list[str] | None, only: str | None) -> dict[str, list[int] | None]:
+def parse_sizes(
+    tokens: list[str] | None, only: str | list[str] | None
+) -> dict[str, list[int] | None]:
     sizes: dict[str, list[int] | None] = {
         "import": None,
         "taxii": None,
         "access": None,
         "audit": None,
+        "pg": None,
     }
+    selected = [only] if isinstance(only, str) else only
     for tok in tokens or []:
         if ":" in tok:
             kind, _, rest = tok.partition(":")
             if kind not in sizes:
                 raise SystemExit(
-                    f"--sizes: unknown part {kind!r} (use import:, taxii:, access: or audit:)"
+                    f"--sizes: unknown part {kind!r} (use import:, taxii:, access:, audit: or pg:)"
                 )
             sizes[kind] = _ints(rest)
         else:
-            for kind in [only] if only else PARTS:
+            for kind in selected or PARTS:
                 sizes[kind] = _ints(tok)
     for kind, values in sizes.items():
         if values and min(values) < generate.MIN_SIZE:
@@ -112,6 +139,9 @@ def parse_sizes(tokens: list[str] | None, only: str | None) -> dict[str, list[in
 
 
 def main(argv: list[str] | None = None) -> int:
+    given = sys.argv[1:] if argv is None else argv
+    if given[:1] == ["federation"]:  # its own runner and options
+        return federation_bench.main(given[1:])
     ap = argparse.ArgumentParser(
         prog="python -m bench",
         description=__doc__,
@@ -119,6 +149,12 @@ def main(argv: list[str] | None = None) -> int:
     )
     ap.add_argument(
         "--quick", action="store_true", help="small sizes and short phases (smoke run, ~2 min)"
+    )
+    ap.add_argument(
+        "parts",
+        nargs="*",
+        metavar="PART",
+        help=f"parts to run ({', '.join(PARTS)}; default: all)",
     )
     ap.add_argument("--only", choices=PARTS, help="run one part only")
     ap.add_argument(
@@ -152,12 +188,21 @@ def main(argv: list[str] | None = None) -> int:
     )
     args = ap.parse_args(argv)
 
-    sizes = parse_sizes(args.sizes, args.only)
+    unknown = [p for p in args.parts if p not in PARTS]
+    if unknown:
+        ap.error(f"unknown part {unknown[0]!r} (choose from {', '.join(PARTS)})")
+    parts = [p for p in PARTS if p in args.parts or p == args.only] or PARTS
+    sizes = parse_sizes(args.sizes, parts if parts != PARTS else None)
     import_sizes = sizes["import"] or (QUICK_IMPORT if args.quick else DEFAULT_IMPORT)
     taxii_sizes = sizes["taxii"] or (QUICK_TAXII if args.quick else DEFAULT_TAXII)
     access_sizes = sizes["access"] or (QUICK_ACCESS if args.quick else DEFAULT_ACCESS)
     audit_sizes = sizes["audit"] or (QUICK_AUDIT if args.quick else DEFAULT_AUDIT)
-    parts = [args.only] if args.only else PARTS
+    pg_sizes = sizes["pg"] or (QUICK_PG if args.quick else DEFAULT_PG)
+    if "pg" in parts and (why := pg_cluster.unavailable()):
+        log(f"skipping the pg part: {why}")
+        parts = [p for p in parts if p != "pg"]
+        if not parts:
+            return 1
     command = shlex.join(["python", "-m", "bench", *(sys.argv[1:] if argv is None else argv)])
     out_path = args.out or (
         generate.CACHE_DIR / "performance-quick.md"
@@ -170,6 +215,7 @@ def main(argv: list[str] | None = None) -> int:
     ib = import_bench.Budget.quick() if args.quick else import_bench.Budget.full()
     tb = taxii_bench.Budget.quick() if args.quick else taxii_bench.Budget.full()
     ab = access_bench.Budget.quick() if args.quick else access_bench.Budget.full()
+    pb = pg_bench.Budget.quick() if args.quick else pg_bench.Budget.full()
     if args.connections:
         tb.connections = args.connections
         ab.connections = args.connections
@@ -193,6 +239,9 @@ def main(argv: list[str] | None = None) -> int:
         for s in access_sizes:
             rebuild = args.rebuild_stores and not ("taxii" in parts and s in taxii_sizes)
             tansiq_store.cached_store(s, args.seed, rebuild=rebuild, log=log)
+    if "pg" in parts:
+        for s in pg_sizes:
+            generate.ensure_bundle(s, args.seed, log=log)
     prep_seconds = time.perf_counter() - t_prep
     if args.build_only:
         log(f"prepared in {prep_seconds:.0f}s")
@@ -216,6 +265,14 @@ def main(argv: list[str] | None = None) -> int:
         )
     if "access" in parts:
         results["access"] = access_bench.run(access_sizes, audit_sizes, args.seed, ab, work, log)
+    if "pg" in parts:
+        pg_load, pg_t0, pg_started = LoadWatch(), time.perf_counter(), report.now()
+        results["pg"] = pg_bench.run(pg_sizes, args.seed, pb, work, log) | {
+            "started": pg_started,
+            "finished": report.now(),
+            "elapsed_minutes": (time.perf_counter() - pg_t0) / 60,
+            "load": pg_load.stop(),
+        }
     results["load"] = load.stop()
     results["finished"] = report.now()
     results["elapsed_minutes"] = (time.perf_counter() - t0) / 60
@@ -226,16 +283,24 @@ def main(argv: list[str] | None = None) -> int:
         + report.taxii_rows(results.get("taxii", {}))
         + report.access_rows(results.get("access", {}))
     )
+    pg_rows = pg_report.rows(results["pg"]) if "pg" in results else []
     print()
-    print(report.console_table(rows))
+    print(report.console_table(rows + pg_rows))
     print()
-    for line in report.missed_notes(rows):
+    for line in report.missed_notes(rows + pg_rows):
         print(line)
 
     raw = generate.CACHE_DIR / "results-latest.json"
     raw.write_bytes(orjson.dumps(results, option=orjson.OPT_INDENT_2, default=str))
     out_path.parent.mkdir(parents=True, exist_ok=True)
-    out_path.write_text(report.markdown(results, rows, command, report.existing_analysis(out_path)))
+    pg_block = pg_report.section(results, pg_rows, command) if "pg" in results else None
+    if parts == ["pg"] and pg_block:  # only the PostgreSQL section changes
+        pg_report.write_section(out_path, pg_block)
+    else:
+        md = report.markdown(results, rows, command, report.existing_analysis(out_path))
+        md = pg_report.splice(md, pg_block) if pg_block else pg_report.keep_section(md, out_path)
+        md = federation_report.keep_section(md, out_path)
+        out_path.write_text(md)
     log(
         f"wrote {out_path} and {raw} ({results['elapsed_minutes']:.1f} min, preparation {prep_seconds:.0f}s)"
     )

@@ -3,10 +3,34 @@
 from __future__ import annotations
 
 import os
+import socket
 
 import click
 
 from tansiq.cli.common import Context, friendly, pass_ctx
+from tansiq.errors import ConfigurationError
+
+
+def listening_socket(host: str, port: int) -> socket.socket:
+    """The socket the workers share, made with ``IPPROTO_TCP``.
+
+    uvicorn binds it with protocol 0 for ``--workers N``; asyncio then leaves Nagle's
+    algorithm on for the accepted connections, and a response written in two parts waits
+    for the client's delayed ACK (~40 ms) on every keep-alive request (uvicorn issue
+    #3149). With ``IPPROTO_TCP`` the workers set ``TCP_NODELAY`` as a single process does.
+    """
+    family, kind, proto, _, address = socket.getaddrinfo(
+        host, port, type=socket.SOCK_STREAM, proto=socket.IPPROTO_TCP
+    )[0]
+    sock = socket.socket(family, kind, proto)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind(address)
+    except OSError as exc:
+        sock.close()
+        raise ConfigurationError(f"cannot listen on {host}:{port}: {exc.strerror}") from None
+    sock.set_inheritable(True)
+    return sock
 
 
 def _run(ctx: Context, host: str, port: int, workers: int, access_log: bool) -> None:
@@ -18,9 +42,11 @@ def _run(ctx: Context, host: str, port: int, workers: int, access_log: bool) -> 
 
     store = ctx.store()  # fails early, with a clear message, on a missing database
     if workers > 1:
+        from uvicorn.supervisors import Multiprocess
+
         store.close()
         os.environ["TANSIQ_DATABASE"] = ctx.database
-        uvicorn.run(
+        config = uvicorn.Config(
             "tansiq.taxii.app:app_from_environment",
             factory=True,
             host=host,
@@ -29,6 +55,7 @@ def _run(ctx: Context, host: str, port: int, workers: int, access_log: bool) -> 
             access_log=access_log,
             log_level="info",
         )
+        Multiprocess(config, sockets=[listening_socket(host, port)]).run()
         return
     settings = Settings(
         public_base_url=os.environ.get("TANSIQ_PUBLIC_URL") or None,

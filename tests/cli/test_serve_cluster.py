@@ -238,3 +238,38 @@ def test_serve_with_two_workers_on_postgresql(instance: Instance, tmp_path: Path
         assert log.count("Started server process") == 2, log
     finally:
         server.stop()
+
+
+def test_workers_answer_keep_alive_requests_without_delay(
+    instance: Instance, tmp_path: Path
+) -> None:
+    """With --workers N the shared socket is made with IPPROTO_TCP, so the workers set
+    TCP_NODELAY: a page answered in two writes does not wait ~40 ms for the client's
+    delayed ACK on a keep-alive connection (uvicorn issue #3149)."""
+    server = Serve(instance.url, tmp_path / "serve.log", workers=2)
+    try:
+        server.wait_ready()
+        objects = [
+            indicator(
+                f"indicator--00000000-0000-4000-8000-{n:012d}", "2026-01-01T00:00:00.000Z", "x"
+            )
+            for n in range(150)
+        ]
+        with client(instance.writer_token) as http:
+            r = http.post(
+                server.url + objects_path(instance),
+                json={"objects": objects},
+                headers={"Content-Type": TAXII},
+            )
+            assert r.status_code == 202 and r.json()["success_count"] == 150
+        times = []
+        with client(instance.reader_token) as http:  # one keep-alive connection
+            for _ in range(25):
+                start = time.perf_counter()
+                r = http.get(server.url + objects_path(instance), params={"limit": "100"})
+                times.append(time.perf_counter() - start)
+                assert r.status_code == 200 and len(r.json()["objects"]) == 100
+        times.sort()
+        assert times[len(times) // 2] < 0.025, [round(t * 1000, 1) for t in times]
+    finally:
+        server.stop()
