@@ -312,3 +312,41 @@ def test_troubleshooting_messages(tmp_path: Path) -> None:
     finally:
         server.stop()
         partner_store.close()
+
+
+def test_python_snippet_runs(tmp_path: Path) -> None:
+    """The taxii2-client snippet of docs/federation.md, run as written against a live
+    server (its URL and token substituted)."""
+    import contextlib
+    import io
+
+    from tansiq.ingest.bundle import write_objects
+
+    text = (ROOT / "docs" / "federation.md").read_text()
+    (snippet,) = re.findall(r"```python\n(.*?)```", text, re.S)
+    store = SQLiteStore(tmp_path / "w.db")
+    store.migrate()
+    admin.ensure_api_root(store)
+    admin.add_org(store, "US Service")
+    token = admin.add_user(store, "grace", "US Service", "analyst").token
+    coll = admin.add_collection(
+        store, "Sahel joint cell", alias="joint", read=["US Service"], write=["US Service"]
+    )
+    indicator = {
+        "type": "indicator", "spec_version": "2.1",
+        "id": "indicator--11111111-1111-4111-8111-111111111111",
+        "created": "2026-01-01T00:00:00.000Z", "modified": "2026-01-01T00:00:00.000Z",
+        "name": "US-GREEN", "pattern": "[ipv4-addr:value = '192.0.2.1']",
+        "pattern_type": "stix", "valid_from": "2026-01-01T00:00:00.000Z",
+    }  # fmt: skip
+    assert write_objects(store, coll.id, admin.principal(store, "grace"), [indicator])[0].ok
+    server = LiveServer(store).start()
+    try:
+        code = snippet.replace("http://127.0.0.1:8002", server.url).replace("tsq_...", token)
+        out = io.StringIO()
+        with contextlib.redirect_stdout(out):
+            exec(compile(code, "docs/federation.md", "exec"), {})
+        assert out.getvalue() == "['US-GREEN']\n"
+    finally:
+        server.stop()
+        store.close()
