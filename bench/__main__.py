@@ -27,10 +27,8 @@ and likewise writes only its section.
 from __future__ import annotations
 
 import argparse
-import os
 import shlex
 import sys
-import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -51,6 +49,7 @@ from bench import (
     tansiq_store,
     taxii_bench,
 )
+from bench.loadwatch import LoadWatch
 
 DEFAULT_IMPORT = [25_000, 250_000]
 DEFAULT_TAXII = [10_000, 1_000_000]
@@ -67,32 +66,6 @@ PARTS = ["import", "taxii", "access", "pg"]
 
 def log(msg: str) -> None:
     print(f"[{time.strftime('%H:%M:%S')}] {msg}", flush=True)
-
-
-class LoadWatch:
-    """Samples the 1-minute load average while the benchmark runs (other work skews numbers)."""
-
-    def __init__(self, interval: float = 10.0) -> None:
-        self.interval = interval
-        self.start = os.getloadavg()[0]
-        self.max = self.start
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, daemon=True)
-        self._thread.start()
-
-    def _run(self) -> None:
-        while not self._stop.wait(self.interval):
-            self.max = max(self.max, os.getloadavg()[0])
-
-    def stop(self) -> dict[str, float]:
-        self._stop.set()
-        end = os.getloadavg()[0]
-        return {
-            "start": self.start,
-            "max": max(self.max, end),
-            "end": end,
-            "interval": self.interval,
-        }
 
 
 def _ints(text: str) -> list[int]:

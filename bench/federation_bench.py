@@ -30,13 +30,10 @@ docs/performance.md (bench/federation_report.py), which the other parts' runs ke
 from __future__ import annotations
 
 import argparse
-import os
 import shlex
 import shutil
 import sqlite3
-import subprocess
 import sys
-import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -45,6 +42,7 @@ from typing import Any
 import orjson
 
 from bench import federation_report, generate, medallion_srv, procs, report, tansiq_store
+from bench.loadwatch import LoadWatch
 
 # The two sides' organisations, as each instance registers the other.
 ORG_A, ORG_B = "agency-a", "agency-b"
@@ -68,42 +66,6 @@ class Budget:
     @classmethod
     def quick(cls) -> Budget:
         return cls(sizes=[2_000, 10_000], incremental=10_000, rounds=3, medallion=200)
-
-
-class LoadWatch:
-    """The 1-minute load average while the part runs, and ``uptime`` at start and end."""
-
-    def __init__(self, interval: float = 10.0) -> None:
-        self.interval = interval
-        self.uptime_start = _uptime()
-        self.start = os.getloadavg()[0]
-        self.max = self.start
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, daemon=True)
-        self._thread.start()
-
-    def _run(self) -> None:
-        while not self._stop.wait(self.interval):
-            self.max = max(self.max, os.getloadavg()[0])
-
-    def stop(self) -> dict[str, Any]:
-        self._stop.set()
-        end = os.getloadavg()[0]
-        return {
-            "start": self.start,
-            "max": max(self.max, end),
-            "end": end,
-            "interval": self.interval,
-            "uptime_start": self.uptime_start,
-            "uptime_end": _uptime(),
-        }
-
-
-def _uptime() -> str:
-    try:
-        return subprocess.run(["uptime"], capture_output=True, text=True).stdout.strip()
-    except OSError:
-        return ""
 
 
 # --------------------------------------------------------------------------- instances
