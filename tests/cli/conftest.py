@@ -61,6 +61,23 @@ class Tansiq:
         return run(argv + list(args), input=input)
 
 
+def make_ready(tansiq: Tansiq) -> Tansiq:
+    """Initialise with the command: organisation CERT Alpha, alice (analyst; token in
+    ``tansiq.token``), collection Shared (alias shared; id in ``tansiq.collection_id``)."""
+    assert tansiq("init").code == 0
+    assert tansiq("org", "add", "CERT Alpha").code == 0
+    r = tansiq("user", "add", "alice", "--org", "CERT Alpha", "--role", "analyst", "--json")
+    assert r.code == 0, r.err
+    tansiq.token = r.json()["token"]
+    r = tansiq(
+        "collection", "add", "Shared", "--alias", "shared",
+        "--read", "CERT Alpha", "--write", "CERT Alpha", "--json",
+    )  # fmt: skip
+    assert r.code == 0, r.err
+    tansiq.collection_id = r.json()["id"]
+    return tansiq
+
+
 @pytest.fixture
 def tansiq(backend: Backend, tmp_path: Path) -> Iterator[Tansiq]:
     """The command on a blank database of the backend under test (not initialised)."""
@@ -73,26 +90,7 @@ def ready_template(backend: Backend, tmp_path_factory: pytest.TempPathFactory) -
     """``ready``'s database, built with the command once per backend (four commands cost
     a second or two; a copy costs a few milliseconds)."""
     with backend.blank(tmp_path_factory.mktemp("ready"), "ready") as db:
-        tansiq = Tansiq(db, backend)
-        assert tansiq("init").code == 0
-        assert tansiq("org", "add", "CERT Alpha").code == 0
-        r = tansiq("user", "add", "alice", "--org", "CERT Alpha", "--role", "analyst", "--json")
-        assert r.code == 0, r.err
-        tansiq.token = r.json()["token"]
-        r = tansiq(
-            "collection",
-            "add",
-            "Shared",
-            "--alias",
-            "shared",
-            "--read",
-            "CERT Alpha",
-            "--write",
-            "CERT Alpha",
-            "--json",
-        )
-        assert r.code == 0, r.err
-        tansiq.collection_id = r.json()["id"]
+        tansiq = make_ready(Tansiq(db, backend))
         yield tansiq
 
 

@@ -10,64 +10,24 @@ from __future__ import annotations
 import json
 import re
 import sqlite3
-import subprocess
-import sys
 import threading
 import time
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import httpx
 import pytest
 
-from tests.deploy.support import TAXII, Serve, clean_env, indicator
+from tests.cli.conftest import Tansiq, make_ready
+from tests.deploy.support import TAXII, Serve, indicator
 
 DEMO = Path(__file__).resolve().parents[2] / "tansiq" / "demo" / "demo-bundle.json"
 
 
-@dataclass
-class Result:
-    code: int
-    out: str
-    err: str
-
-    def json(self) -> Any:
-        return json.loads(self.out)
-
-
-class Tansiq:
-    """The ``tansiq`` command on one SQLite file."""
-
-    def __init__(self, db: Path) -> None:
-        self.db = db
-        self.token = ""
-        self.collection_id = ""
-
-    def __call__(self, *args: str, db: bool = True) -> Result:
-        argv = [sys.executable, "-m", "tansiq", *(["--database", str(self.db)] if db else [])]
-        proc = subprocess.run(
-            argv + list(args), capture_output=True, text=True, env=clean_env(), timeout=120
-        )
-        return Result(proc.returncode, proc.stdout, proc.stderr)
-
-
 @pytest.fixture
 def ready(tmp_path: Path) -> Tansiq:
-    """An initialised SQLite instance: one organisation, alice (analyst), one collection."""
-    tansiq = Tansiq(tmp_path / "cli.db")
-    assert tansiq("init").code == 0
-    assert tansiq("org", "add", "CERT Alpha").code == 0
-    r = tansiq("user", "add", "alice", "--org", "CERT Alpha", "--role", "analyst", "--json")
-    assert r.code == 0, r.err
-    tansiq.token = r.json()["token"]
-    r = tansiq(
-        "collection", "add", "Shared", "--alias", "shared",
-        "--read", "CERT Alpha", "--write", "CERT Alpha", "--json",
-    )  # fmt: skip
-    assert r.code == 0, r.err
-    tansiq.collection_id = r.json()["id"]
-    return tansiq
+    """An initialised SQLite instance (backups are SQLite's): one organisation, alice
+    (analyst), one collection."""
+    return make_ready(Tansiq(tmp_path / "cli.db"))
 
 
 def objects_of(bundle_text: str) -> str:
