@@ -405,5 +405,3 @@ def test_generated_patterns_agree(pattern: str) -> None:
 @given(_mutated())
 def test_mutated_patterns_agree(pattern: str) -> None:
     assert (check_pattern(pattern) is None) is oracle(pattern), pattern
-
-
