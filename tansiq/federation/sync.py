@@ -111,7 +111,14 @@ def sync_peer(
                             retry_after = max(retry_after or 0.0, exc.retry_after)
                         if exc.transient:  # unreachable, 5xx, 429: the other mappings too
                             unavailable = "the peer failed on an earlier mapping"
-                    log.warning("peer %s: %s %s: %s", name, mapping.direction, mapping.path, exc)
+                    log.warning(
+                        "peer %s: %s (remote %s, local %s): %s",
+                        name,
+                        mapping.direction,
+                        mapping.remote,
+                        mapping.local,
+                        exc,
+                    )
     except LeaseLost as exc:
         report.error = str(exc)
         report.finished = now_text()
