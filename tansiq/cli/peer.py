@@ -291,15 +291,24 @@ def peer_check(ctx: Context, name: str, as_json: bool) -> None:
 
 @peer.command("status")
 @click.argument("name", required=False)
+@click.option(
+    "--remote", is_flag=True, help="Ask each peer how many versions the pulls are behind."
+)
 @json_option
 @pass_ctx
 @friendly
-def peer_status_cmd(ctx: Context, name: str | None, as_json: bool) -> None:
+def peer_status_cmd(ctx: Context, name: str | None, remote: bool, as_json: bool) -> None:
     """Last success, cursors, lag and last error of each peer."""
     store = ctx.store()
     registry = _registry(ctx)
     peers = [registry.get(name)] if name else registry.peers()
-    states = [peer_status(store, registry, p) for p in peers]
+    states = []
+    for p in peers:
+        if remote and p.pulls:
+            with default_client(p, registry.credentials(p)) as client:
+                states.append(peer_status(store, registry, p, client))
+        else:
+            states.append(peer_status(store, registry, p))
     emit(as_json, {"peers": states}, "\n".join(_status_text(s) for s in states) or "no peers")
 
 

@@ -2,8 +2,9 @@
 
 Push lag is exact (the local versions the peer may receive that are past the push
 cursor, counted up to ``LAG_CAP``, and the age of the oldest). Pull lag is the time since
-the last pull that reached the end of what the peer had; how many objects the peer holds
-beyond that is only known by asking it (``tansiq sync``).
+the last pull that reached the end of what the peer had; how many versions the peer holds
+beyond the cursor is only known by asking it: with a client (``peer status --remote``)
+the pull mappings page through them, counting up to ``LAG_CAP``.
 """
 
 from __future__ import annotations
@@ -11,6 +12,8 @@ from __future__ import annotations
 from typing import Any
 
 from tansiq.clock import now_text, utc_now
+from tansiq.errors import TansiqError
+from tansiq.federation.client import TaxiiClient
 from tansiq.federation.outbound import came_from, outbound_access
 from tansiq.federation.peers import Mapping, Peer, Registry
 from tansiq.federation.push import ALL_VERSIONS, SPEC_VERSIONS
@@ -29,8 +32,24 @@ def _age(text: str | None) -> float | None:
         return None
 
 
+def remote_lag(client: TaxiiClient, cursor: dict[str, Any], mapping: Mapping) -> int | str:
+    """Versions the peer added after the pull cursor (``"10000+"`` past the cap)."""
+    remote = client.resolve_collection(mapping.remote)
+    count = 0
+    for page in client.iter_pages(remote.id, added_after=cursor.get("added_after")):
+        count += len(page.objects)
+        if count >= LAG_CAP:
+            return f"{LAG_CAP}+"
+    return count
+
+
 def mapping_status(
-    store: Store, registry: Registry, peer: Peer, mapping: Mapping, org: Organisation | None
+    store: Store,
+    registry: Registry,
+    peer: Peer,
+    mapping: Mapping,
+    org: Organisation | None,
+    client: TaxiiClient | None = None,
 ) -> dict[str, Any]:
     cursor = registry.cursor(peer, mapping)
     collection = store.get_collection(mapping.local)
@@ -43,6 +62,12 @@ def mapping_status(
     if mapping.direction == "pull":
         out["cursor"] = cursor.get("added_after")
         out["lag_seconds"] = _age(cursor.get("caught_up"))
+        out["lag_objects"] = None  # unknown unless the peer is asked
+        if client is not None:
+            try:
+                out["lag_objects"] = remote_lag(client, cursor, mapping)
+            except TansiqError as exc:
+                out["problem"] = f"cannot ask the peer: {exc}"
         rejected = registry.rejected(peer, mapping)
         out["rejected"] = int(rejected.get("count", 0))
         out["recent_rejected"] = rejected.get("recent", [])[-5:]
@@ -74,7 +99,11 @@ def mapping_status(
     return out
 
 
-def peer_status(store: Store, registry: Registry, peer: Peer) -> dict[str, Any]:
+def peer_status(
+    store: Store, registry: Registry, peer: Peer, client: TaxiiClient | None = None
+) -> dict[str, Any]:
+    """The status of ``peer``; with ``client`` (connected to it), the pull lag in
+    versions too."""
     status = registry.status(peer.name)
     org = store.get_org(peer.org)
     return {
@@ -86,5 +115,5 @@ def peer_status(store: Store, registry: Registry, peer: Peer) -> dict[str, Any]:
         "last_error_at": status.get("last_error_at"),
         "consecutive_failures": int(status.get("failures", 0)),
         "next_attempt": status.get("next_attempt"),
-        "mappings": [mapping_status(store, registry, peer, m, org) for m in peer.mappings],
+        "mappings": [mapping_status(store, registry, peer, m, org, client) for m in peer.mappings],
     }

@@ -187,6 +187,16 @@ def test_connect_sync_watch_and_remove_a_peer(local: Operator, partner: Agency) 
     local.ok("sync", "p", "--once")
     assert vkey(fresh) in partner.versions()
 
+    # something new at the partner: --remote asks it how far the pull is behind
+    partner.write([indicator("from P, new", "GREEN"), indicator("from P, new", "AMBER")])
+    (status,) = local.ok("peer", "status", "p", "--json").json()["peers"]
+    assert status["mappings"][0]["lag_objects"] is None  # not asked
+    (status,) = local.ok("peer", "status", "p", "--remote", "--json").json()["peers"]
+    # the two new ones, and the version we pushed there after the pull cursor
+    assert status["mappings"][0]["lag_objects"] == 3
+    assert "3 behind" in local.ok("peer", "status", "p", "--remote").out.splitlines()[-2]
+    local.ok("sync", "p", "--once")
+
     # a peer that is down: `sync --once` syncs the others, exits 1 and names it
     gone = f"http://127.0.0.1:{free_port()}/taxii2/"
     local.ok(*_add("gone", gone, "--token-stdin"), input="another-secret-token\n")
