@@ -209,8 +209,14 @@ def concurrent(
     connections: int,
     seconds: float,
     max_requests: int = 1_000_000,
+    conns: Sequence[Connection] | None = None,
 ) -> LatencyStats:
-    """``connections`` keep-alive connections in threads, each looping until the deadline."""
+    """``connections`` keep-alive connections in threads, each looping until the deadline.
+
+    ``conns``: connections the caller opened (and warmed) itself, e.g. spread over a
+    server's workers; they are used as they are and closed at the end."""
+    if conns is not None:
+        connections = len(conns)
     lat_all: list[list[float]] = [[] for _ in range(connections)]
     nbytes = [0] * connections
     errors = [0] * connections
@@ -220,9 +226,9 @@ def concurrent(
     ends = [0.0] * connections
 
     def worker(w: int) -> None:
-        conn = Connection(port, headers)
+        conn = conns[w] if conns is not None else Connection(port, headers)
         try:
-            for k in range(3):  # warm the connection
+            for k in range(3 if conns is None else 0):  # warm the connection
                 conn.get(paths[(w + k) % len(paths)])
             start.wait()
             deadline = time.perf_counter() + seconds

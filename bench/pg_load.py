@@ -14,8 +14,6 @@ bench/httpload.py's: each connection in its own thread, requests back to back.
 from __future__ import annotations
 
 import contextlib
-import threading
-import time
 from collections.abc import Sequence
 
 from bench import httpload
@@ -80,52 +78,4 @@ def run(
     seconds: float,
 ) -> httpload.LatencyStats:
     """Requests back to back on every connection (one thread each) for ``seconds``."""
-    n = len(conns)
-    lat_all: list[list[float]] = [[] for _ in range(n)]
-    nbytes = [0] * n
-    errors = [0] * n
-    ends = [0.0] * n
-    failure: list[BaseException] = []
-    start = threading.Barrier(n + 1)
-
-    def worker(w: int) -> None:
-        conn = conns[w]
-        try:
-            start.wait()
-            clock = time.perf_counter
-            deadline = clock() + seconds
-            lat = lat_all[w]
-            i = w
-            while True:
-                path = paths[i % len(paths)]
-                a = clock()
-                status, _, body = conn.get(path)
-                b = clock()
-                if status != 200:
-                    errors[w] += 1
-                lat.append(b - a)
-                nbytes[w] += len(body)
-                i += n
-                if b > deadline:
-                    break
-            ends[w] = clock()
-        except BaseException as exc:  # surfaced to the caller below
-            failure.append(exc)
-            with contextlib.suppress(threading.BrokenBarrierError):
-                start.abort()
-
-    threads = [threading.Thread(target=worker, args=(w,), daemon=True) for w in range(n)]
-    for t in threads:
-        t.start()
-    with contextlib.suppress(threading.BrokenBarrierError):
-        start.wait()
-    t0 = time.perf_counter()
-    for t in threads:
-        t.join()
-    for c in conns:
-        c.close()
-    if failure:
-        raise failure[0]
-    elapsed = max(ends) - t0
-    lat = sorted(x for part in lat_all for x in part)
-    return httpload.LatencyStats(len(lat), elapsed, lat, errors=sum(errors), body_bytes=sum(nbytes))
+    return httpload.concurrent(0, {}, paths, connections=len(conns), seconds=seconds, conns=conns)
