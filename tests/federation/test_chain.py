@@ -20,7 +20,7 @@ from tests.federation.world import (
     Agency,
     Post,
     add_collection,
-    build_agency,
+    chain_of_three,
     indicator,
     keys_of,
     map_collection,
@@ -39,14 +39,8 @@ from tests.federation.world import (
 
 @pytest.fixture
 def chain(tmp_path: Path) -> Iterator[tuple[Agency, Agency, Agency]]:
-    a = build_agency(tmp_path, "a", ["b"])
-    b = build_agency(tmp_path, "b", ["a", "c"])
-    c = build_agency(tmp_path, "c", ["b"])
-    try:
-        yield a, b, c
-    finally:
-        for agency in (a, b, c):
-            agency.close()
+    with chain_of_three(tmp_path) as agencies:
+        yield agencies
 
 
 def test_chain_pull_then_push_respects_hops(chain: tuple[Agency, Agency, Agency]) -> None:

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.federation.world import Agency, build_agency, indicator
+from tests.federation.world import Agency, chain_of_three, indicator
 from tests.storage import pg_support
 
 pytestmark = pytest.mark.skipif(
@@ -23,15 +23,8 @@ pytestmark = pytest.mark.skipif(
 
 @pytest.fixture
 def chain(tmp_path: Path) -> Iterator[tuple[Agency, Agency, Agency]]:
-    with pg_support.database() as url:
-        a = build_agency(tmp_path, "a", ["b"])
-        b = build_agency(tmp_path, "b", ["a", "c"], database=url)
-        c = build_agency(tmp_path, "c", ["b"])
-        try:
-            yield a, b, c
-        finally:
-            for agency in (a, b, c):
-                agency.close()
+    with pg_support.database() as url, chain_of_three(tmp_path, middle=url) as agencies:
+        yield agencies
 
 
 def test_postgres_in_the_middle(chain: tuple[Agency, Agency, Agency]) -> None:

@@ -9,9 +9,11 @@ test changes the grants).
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import uuid
 from collections import Counter
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -134,6 +136,21 @@ def build_agency(
     registry = Registry(store, SecretBox(folder / "peer-key"))
     server = LiveServer(store).start()
     return Agency(name, store, server, registry, analyst, tokens, coll.id)
+
+
+@contextlib.contextmanager
+def chain_of_three(
+    tmp_path: Path, *, middle: str | None = None
+) -> Iterator[tuple[Agency, Agency, Agency]]:
+    """Agencies a, b and c, b partnered with both (``middle``: b on that PostgreSQL URL)."""
+    a = build_agency(tmp_path, "a", ["b"])
+    b = build_agency(tmp_path, "b", ["a", "c"], database=middle)
+    c = build_agency(tmp_path, "c", ["b"])
+    try:
+        yield a, b, c
+    finally:
+        for agency in (a, b, c):
+            agency.close()
 
 
 # --------------------------------------------------------------------------- content
