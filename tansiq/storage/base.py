@@ -12,6 +12,8 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal, NamedTuple, Protocol
 
+import orjson
+
 Role = Literal["reader", "analyst", "org-admin", "admin", "sync"]
 ROLES: tuple[Role, ...] = ("reader", "analyst", "org-admin", "admin", "sync")
 WRITE_ROLES: frozenset[str] = frozenset({"analyst", "org-admin", "admin", "sync"})
@@ -292,6 +294,37 @@ class StatusRecord:
     failures: list[dict[str, Any]]
     pendings: list[dict[str, Any]]
     expires: str
+
+    def to_stored(self) -> bytes:
+        """The JSON body a store keeps (the TAXII resource and who may read it)."""
+        return orjson.dumps(
+            {
+                "record": self.to_taxii(),
+                "owner": self.owner,
+                "api_root": self.api_root,
+                "expires": self.expires,
+            }
+        )
+
+    @classmethod
+    def from_stored(cls, body: bytes | str) -> StatusRecord:
+        data = orjson.loads(body)
+        rec = data["record"]
+        return cls(
+            id=rec["id"],
+            api_root=data["api_root"],
+            owner=data["owner"],
+            status=rec["status"],
+            request_timestamp=rec["request_timestamp"],
+            total_count=rec["total_count"],
+            success_count=rec["success_count"],
+            failure_count=rec["failure_count"],
+            pending_count=rec["pending_count"],
+            successes=rec.get("successes", []),
+            failures=rec.get("failures", []),
+            pendings=rec.get("pendings", []),
+            expires=data["expires"],
+        )
 
     def to_taxii(self) -> dict[str, Any]:
         body: dict[str, Any] = {

@@ -992,14 +992,7 @@ class SQLiteStore(_AuditMixin):
     # ------------------------------------------------------------------ status resources
 
     def save_status(self, status: StatusRecord) -> None:
-        body = orjson.dumps(
-            {
-                "record": status.to_taxii(),
-                "owner": status.owner,
-                "api_root": status.api_root,
-                "expires": status.expires,
-            }
-        )
+        body = status.to_stored()
         with self._write() as conn:
             conn.execute(
                 "INSERT INTO statuses (id, api_root, owner, expires, body) VALUES (?, ?, ?, ?, ?) "
@@ -1013,23 +1006,7 @@ class SQLiteStore(_AuditMixin):
         ).fetchone()
         if row is None:
             return None
-        data = orjson.loads(row[0])
-        rec = data["record"]
-        return StatusRecord(
-            id=rec["id"],
-            api_root=data["api_root"],
-            owner=data["owner"],
-            status=rec["status"],
-            request_timestamp=rec["request_timestamp"],
-            total_count=rec["total_count"],
-            success_count=rec["success_count"],
-            failure_count=rec["failure_count"],
-            pending_count=rec["pending_count"],
-            successes=rec.get("successes", []),
-            failures=rec.get("failures", []),
-            pendings=rec.get("pendings", []),
-            expires=data["expires"],
-        )
+        return StatusRecord.from_stored(row[0])
 
     def expire_statuses(self, now: str) -> int:
         with self._write() as conn:
