@@ -94,3 +94,53 @@ def chain_rows(
         )
         prev = h
     return rows, f"{last_id}:{prev}"
+
+
+AUDIT_COLUMNS = "id, at, actor, user_id, org_id, action, collection_id, detail, prev_hash, hash"
+
+
+def parse_head(value: str | None) -> tuple[int, str] | None:
+    """The recorded head ("count:hash" setting) as (count, hash)."""
+    if value is None:
+        return None
+    count, _, h = str(value).partition(":")
+    return int(count), h
+
+
+def audit_select(
+    mark: str,
+    *,
+    user_id: int | None = None,
+    org_id: int | None = None,
+    collection_id: str | None = None,
+    since: str | None = None,
+    until: str | None = None,
+) -> tuple[str, list[Any]]:
+    """The keyset-paged query of audit entries matching the filters, with ``mark`` as the
+    backend's placeholder, and its fixed arguments. Parameters run: the position (last id
+    read), the fixed arguments, the batch size."""
+    where = [f"id > {mark}"]
+    fixed: list[Any] = []
+    for condition, value in (
+        ("user_id =", user_id),
+        ("org_id =", org_id),
+        ("collection_id =", collection_id),
+        ("at >=", since),
+        ("at <=", until),
+    ):
+        if value is not None:
+            where.append(f"{condition} {mark}")
+            fixed.append(value)
+    sql = f"SELECT {AUDIT_COLUMNS} FROM audit WHERE {' AND '.join(where)} ORDER BY id LIMIT {mark}"
+    return sql, fixed
+
+
+def deletion_event(
+    audit: AuditEvent, collection_id: str, object_id: str, deleted: int
+) -> AuditEvent:
+    """The audit entry of a DELETE of ``deleted`` versions of one object."""
+    return replace(
+        audit,
+        collection_id=collection_id,
+        detail={**audit.detail, "object": object_id, "deleted": deleted},
+    )

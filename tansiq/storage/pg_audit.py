@@ -8,14 +8,11 @@ dense and the chain never forks however many processes append at once.
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
-from typing import Any
 
 from tansiq.clock import now_text
-from tansiq.storage.audit_chain import chain_rows
+from tansiq.storage.audit_chain import AUDIT_COLUMNS, audit_select, chain_rows, parse_head
 from tansiq.storage.base import AuditEvent, AuditRow
 from tansiq.storage.pg_base import AUDIT_LOCK, Conn, PgBase, lock_sql
-
-_AUDIT_COLUMNS = "id, at, actor, user_id, org_id, action, collection_id, detail, prev_hash, hash"
 
 
 class PgAudit(PgBase):
@@ -33,7 +30,7 @@ class PgAudit(PgBase):
         rows, new_head = chain_rows(head, top, events, now_text())
         with conn.cursor() as cur:
             cur.executemany(
-                f"INSERT INTO audit ({_AUDIT_COLUMNS}) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
+                f"INSERT INTO audit ({AUDIT_COLUMNS}) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
                 rows,
             )
         conn.execute(
@@ -50,10 +47,7 @@ class PgAudit(PgBase):
     def audit_head(self) -> tuple[int, str] | None:
         with self._conn() as conn:
             row = conn.execute("SELECT value FROM settings WHERE key = 'audit_head'").fetchone()
-        if row is None:
-            return None
-        count, _, h = str(row[0]).partition(":")
-        return int(count), h
+        return parse_head(None if row is None else row[0])
 
     def iter_audit(
         self,
@@ -65,23 +59,14 @@ class PgAudit(PgBase):
         until: str | None = None,
         batch: int = 1000,
     ) -> Iterator[AuditRow]:
-        where = ["id > %s"]
-        fixed: list[Any] = []
-        for col, val in (
-            ("user_id", user_id),
-            ("org_id", org_id),
-            ("collection_id", collection_id),
-        ):
-            if val is not None:
-                where.append(f"{col} = %s")
-                fixed.append(val)
-        if since is not None:
-            where.append("at >= %s")
-            fixed.append(since)
-        if until is not None:
-            where.append("at <= %s")
-            fixed.append(until)
-        sql = f"SELECT {_AUDIT_COLUMNS} FROM audit WHERE {' AND '.join(where)} ORDER BY id LIMIT %s"
+        sql, fixed = audit_select(
+            "%s",
+            user_id=user_id,
+            org_id=org_id,
+            collection_id=collection_id,
+            since=since,
+            until=until,
+        )
         position = -1
         while True:
             # one pooled connection per batch: a slow consumer never pins a connection

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator, Sequence
-from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -17,7 +16,7 @@ import orjson
 
 from tansiq.clock import from_text, now_text, to_text
 from tansiq.stix.timestamps import compare_key
-from tansiq.storage.audit_chain import write_audit_event
+from tansiq.storage.audit_chain import deletion_event, write_audit_event
 from tansiq.storage.base import (
     Access,
     AuditEvent,
@@ -395,14 +394,6 @@ class PgObjects(PgAudit):
                     (remaining[0][0], remaining[-1][0], collection_id, object_id),
                 )
             if audit is not None:
-                self._append_audit(
-                    conn,
-                    [
-                        replace(
-                            audit,
-                            collection_id=collection_id,
-                            detail={**audit.detail, "object": object_id, "deleted": len(doomed)},
-                        )
-                    ],
-                )
+                event = deletion_event(audit, collection_id, object_id, len(doomed))
+                self._append_audit(conn, [event])
             return len(doomed)

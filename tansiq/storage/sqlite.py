@@ -14,7 +14,6 @@ import threading
 import time
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager, suppress
-from dataclasses import replace
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -24,7 +23,13 @@ import orjson
 from tansiq.clock import MonotonicClock, after, now_text
 from tansiq.errors import ConfigurationError, InvalidInput
 from tansiq.stix.timestamps import compare_key
-from tansiq.storage.audit_chain import chain_rows, write_audit_event
+from tansiq.storage.audit_chain import (
+    audit_select,
+    chain_rows,
+    deletion_event,
+    parse_head,
+    write_audit_event,
+)
 from tansiq.storage.base import (
     Access,
     ApiRoot,
@@ -134,10 +139,7 @@ class _AuditMixin:
 
     def audit_head(self) -> tuple[int, str] | None:
         row = self.conn.execute("SELECT value FROM settings WHERE key = 'audit_head'").fetchone()
-        if row is None:
-            return None
-        count, _, h = str(row[0]).partition(":")
-        return int(count), h
+        return parse_head(None if row is None else row[0])
 
     def iter_audit(
         self,
@@ -149,29 +151,17 @@ class _AuditMixin:
         until: str | None = None,
         batch: int = 1000,
     ) -> Iterator[AuditRow]:
-        where = ["id > ?"]
-        fixed: list[Any] = []
-        for col, val in (
-            ("user_id", user_id),
-            ("org_id", org_id),
-            ("collection_id", collection_id),
-        ):
-            if val is not None:
-                where.append(f"{col} = ?")
-                fixed.append(val)
-        if since is not None:
-            where.append("at >= ?")
-            fixed.append(since)
-        if until is not None:
-            where.append("at <= ?")
-            fixed.append(until)
+        sql, fixed = audit_select(
+            "?",
+            user_id=user_id,
+            org_id=org_id,
+            collection_id=collection_id,
+            since=since,
+            until=until,
+        )
         position = -1
         while True:
-            rows = self.conn.execute(
-                "SELECT id, at, actor, user_id, org_id, action, collection_id, detail, prev_hash, hash "
-                f"FROM audit WHERE {' AND '.join(where)} ORDER BY id LIMIT ?",
-                (position, *fixed, batch),
-            ).fetchall()
+            rows = self.conn.execute(sql, (position, *fixed, batch)).fetchall()
             for r in rows:
                 yield AuditRow(*r)
             if len(rows) < batch:
@@ -877,16 +867,8 @@ class SQLiteStore(_AuditMixin):
                     (remaining[0][0], remaining[-1][0], collection_id, object_id),
                 )
             if audit is not None:
-                self._append_audit(
-                    conn,
-                    [
-                        replace(
-                            audit,
-                            collection_id=collection_id,
-                            detail={**audit.detail, "object": object_id, "deleted": len(doomed)},
-                        )
-                    ],
-                )
+                event = deletion_event(audit, collection_id, object_id, len(doomed))
+                self._append_audit(conn, [event])
             return len(doomed)
 
     def append_audit(self, events: Sequence[AuditEvent]) -> None:
