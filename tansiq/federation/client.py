@@ -235,6 +235,7 @@ class TaxiiClient:
         self._sleep = sleep
         self._root_url: str | None = None
         self._root_info: dict[str, Any] | None = None
+        self._resolved: dict[str, RemoteCollection] = {}
         self._http = httpx.Client(
             transport=transport,
             timeout=httpx.Timeout(timeout),
@@ -306,7 +307,13 @@ class TaxiiClient:
         return [to_collection(item) for item in data.get("collections", [])]
 
     def resolve_collection(self, ref: str) -> RemoteCollection:
-        """The collection whose id, else alias, else title is ``ref``."""
+        """The collection whose id, else alias, else title is ``ref`` (asked once per
+        client: a sync's pull and push of one collection share the answer)."""
+        if ref not in self._resolved:
+            self._resolved[ref] = self._resolve_collection(ref)
+        return self._resolved[ref]
+
+    def _resolve_collection(self, ref: str) -> RemoteCollection:
         found = self.collections()
         for attribute in ("id", "alias", "title"):
             matches = [c for c in found if getattr(c, attribute) == ref]

@@ -1051,3 +1051,15 @@ def test_observables_count_once_in_the_outcome(tansiq: tuple[Instance, LiveServe
     assert outcome.failures == [] and outcome.pendings == []
     assert len(outcome.successes) == len(scos) + len(sdos)
     assert sorted(s["id"] for s in outcome.successes) == sorted(o["id"] for o in [*scos, *sdos])
+
+
+def test_a_collection_is_resolved_once_per_client(tansiq: tuple[Instance, LiveServer]) -> None:
+    inst, server = tansiq
+    transport = Recording()
+    url = f"{server.url}/taxii2/"
+    with TaxiiClient(url, Credentials(token=inst.tokens["alice"]), transport=transport) as client:
+        first = client.resolve_collection("shared")
+        assert client.resolve_collection("shared") == first
+        assert first.id == inst.collections["shared"]
+    listings = [u for m, u, _ in transport.seen if u.endswith("/collections/")]
+    assert len(listings) == 1
