@@ -132,15 +132,13 @@ def sync_peer(
 
 
 def _record(registry: Registry, name: str, report: PeerReport, retry_after: float | None) -> None:
-    if registry.store.get_state(f"peer/{name}") is None:
+    try:
+        interval = registry.get(name).interval
+    except NotFound:
         return  # removed meanwhile
     status = registry.status(name)
     status["last_attempt"] = report.finished
     status["last_report"] = report.as_dict()
-    try:
-        interval = registry.get(name).interval
-    except NotFound:
-        return
     if report.ok:
         status["last_success"] = report.finished
         status["failures"] = 0
