@@ -37,8 +37,11 @@ def _run(ctx: Context, host: str, port: int, workers: int, access_log: bool) -> 
     import uvicorn
 
     from tansiq.federation.secrets import key_path
+    from tansiq.federation.sync import lease_seconds
     from tansiq.taxii.app import create_app
     from tansiq.taxii.settings import Settings
+
+    lease_seconds()  # a bad TANSIQ_PEER_LEASE_SECONDS: one line now, not a failed start-up
 
     store = ctx.store()  # fails early, with a clear message, on a missing database
     if workers > 1:

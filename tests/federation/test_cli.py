@@ -296,3 +296,23 @@ def test_bad_input_gets_one_line_errors(local: Operator, partner: Agency) -> Non
         "error: no peer named 'nobody'; see 'tansiq peer list'"
     )
     assert not any(token in out for out in local.outputs)
+
+
+def test_a_bad_lease_setting_stops_serve_with_one_line(tmp_path: Path) -> None:
+    import os
+    import subprocess
+    import sys
+
+    db = str(tmp_path / "t.db")
+    env = {k: v for k, v in os.environ.items() if k != "TANSIQ_DATABASE"}
+    init = subprocess.run([sys.executable, "-m", "tansiq", "--database", db, "init"], env=env)
+    assert init.returncode == 0
+    env["TANSIQ_PEER_LEASE_SECONDS"] = "-3"
+    r = subprocess.run(
+        [sys.executable, "-m", "tansiq", "--database", db, "serve", "--port", "1"],
+        env=env, capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert (r.returncode, r.stdout) == (1, "")
+    assert r.stderr == (
+        "error: TANSIQ_PEER_LEASE_SECONDS='-3' must be a positive number of seconds\n"
+    )
