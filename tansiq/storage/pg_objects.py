@@ -128,10 +128,6 @@ class PgObjects(PgAudit):
         access: Access | None,
         audit: AuditEvent | None,
     ) -> list[WriteResult]:
-        writer_user = writer.user.id if writer.user else None
-        writer_org = writer.org.id if writer.org else None
-        # partner content (a sync account's POST, a federation pull) is kept as it is
-        sync = peer is not None or (writer.user is not None and writer.user.role == "sync")
         hashes = [_content_hash(nv) for nv in chunk]  # outside the lock
         with self._tx(FEED_LOCK) as conn:
             local_orgs = {
@@ -170,10 +166,8 @@ class PgObjects(PgAudit):
                 stamps,
                 known,
                 next_seq,
-                writer_user=writer_user,
-                writer_org=writer_org,
+                writer=writer,
                 peer=peer,
-                sync=sync,
                 local_orgs=local_orgs,
                 now=now,
             )

@@ -621,10 +621,6 @@ class SQLiteStore(_AuditMixin):
         access: Access | None,
         audit: AuditEvent | None,
     ) -> list[WriteResult]:
-        writer_user = writer.user.id if writer.user else None
-        writer_org = writer.org.id if writer.org else None
-        # partner content (a sync account's POST, a federation pull) is kept as it is
-        sync = peer is not None or (writer.user is not None and writer.user.role == "sync")
         with self._write() as conn:
             local_orgs = {
                 identity: int(org)
@@ -665,10 +661,8 @@ class SQLiteStore(_AuditMixin):
                 stamps,
                 known,
                 next_seq,
-                writer_user=writer_user,
-                writer_org=writer_org,
+                writer=writer,
                 peer=peer,
-                sync=sync,
                 local_orgs=local_orgs,
                 now=now,
             )

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from tansiq.stix.timestamps import compare_key
-from tansiq.storage.base import NewVersion, VersionFilter, WriteResult
+from tansiq.storage.base import NewVersion, Principal, VersionFilter, WriteResult
 
 #: Column order of the rows in a plan (and of the backends' object inserts).
 ROW_COLUMNS = (
@@ -51,15 +51,17 @@ def plan_writes(
     known: Known,
     first_seq: int,
     *,
-    writer_user: int | None,
-    writer_org: int | None,
+    writer: Principal,
     peer: str | None,
-    sync: bool,
     local_orgs: dict[str, int],
     now: str,
 ) -> WritePlan:
     """Decide a batch. ``known`` is updated with the new rows (so later inputs of the same
     batch see earlier ones); ``stamps`` are the date_added values, one per input."""
+    writer_user = writer.user.id if writer.user else None
+    writer_org = writer.org.id if writer.org else None
+    # partner content (a sync account's POST, a federation pull) is kept as it is
+    sync = peer is not None or (writer.user is not None and writer.user.role == "sync")
     plan = WritePlan()
     pending: dict[int, list[Any]] = {}  # seq -> new row, while its flags may still change
     seq = first_seq
